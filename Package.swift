@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "migrate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "migrate", targets: ["migrate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries from Debian's -dev packages, found through pkg-config.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // Running blocking work off Swift's cooperative pool.
+        .target(name: "BlockingIO"),
+        // SHA-256 and HMAC over OpenSSL's EVP interface.
+        .target(name: "Hashing", dependencies: ["COpenSSL"]),
+        // TCP and TLS byte streams, URIs, secrets.
+        .target(name: "Transport", dependencies: ["COpenSSL", "BlockingIO"]),
+        // RESP codec (hiredis), connections, pipelines, cluster routing.
+        .target(name: "RESP", dependencies: ["CHiredis", "Transport", "BlockingIO"]),
+        // Batching, checkpoints, checksums, progress, retries, reports: shared by every migration.
+        .target(
+            name: "MigrationCore",
+            dependencies: [
+                "Hashing", "BlockingIO",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `migrate redis` and `migrate verify redis`.
+        .target(
+            name: "KeyMigration",
+            dependencies: [
+                "RESP", "Transport", "MigrationCore", "Hashing",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "migrate",
+            dependencies: [
+                "KeyMigration", "MigrationCore", "Transport", "RESP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),
+        .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["KeyMigration", "RESP", "Transport", "MigrationCore", "migrate"]
+        ),
+    ]
+)

@@ -1,0 +1,257 @@
+import Foundation
+import Hashing
+import Logging
+import MigrationCore
+import RESP
+import Transport
+
+/// What to do with a checkpoint left by an earlier run.
+public enum ResumePolicy: Sendable {
+    /// Continue from it (`--resume`); start new when there is none.
+    case resume
+    /// Discard it and start over (`--fresh`).
+    case fresh
+    /// Refuse to run while an unfinished one exists (the default, so nothing is redone or skipped by accident).
+    case refuseUnfinished
+}
+
+/// Settings shared by `migrate redis` and `migrate verify redis`.
+public struct RedisRunSettings: Sendable {
+    /// The source deployment.
+    public var source: RedisDeployment
+    /// The target deployment.
+    public var target: RedisDeployment
+    /// Source databases to include; `nil` for every database that holds keys.
+    public var databases: [Int]?
+    /// Keys per SCAN batch.
+    public var batchSize: Int
+    /// Concurrent writers.
+    public var concurrency: Int
+    /// How progress is shown.
+    public var progressStyle: ProgressStyle
+    /// Where warnings go.
+    public var logger: Logger
+
+    /// Creates settings.
+    public init(source: RedisDeployment, target: RedisDeployment, databases: [Int]?, batchSize: Int, concurrency: Int,
+                progressStyle: ProgressStyle, logger: Logger) {
+        self.source = source
+        self.target = target
+        self.databases = databases
+        self.batchSize = batchSize
+        self.concurrency = concurrency
+        self.progressStyle = progressStyle
+        self.logger = logger
+    }
+}
+
+/// `migrate redis`: copies keys from a source deployment to a target, resumably, and reports what it did.
+public struct RedisMigration: Sendable {
+    /// Connections, batching and concurrency.
+    public var settings: RedisRunSettings
+    /// What is copied and how.
+    public var options: RedisCopyOptions
+    /// The most keys per second, if limited.
+    public var rateLimit: Int?
+    /// Where checkpoints are kept.
+    public var checkpointDirectory: String
+    /// What to do with an earlier checkpoint.
+    public var resumePolicy: ResumePolicy
+
+    /// Creates a migration.
+    public init(settings: RedisRunSettings, options: RedisCopyOptions, rateLimit: Int?, checkpointDirectory: String, resumePolicy: ResumePolicy) {
+        self.settings = settings
+        self.options = options
+        self.rateLimit = rateLimit
+        self.checkpointDirectory = checkpointDirectory
+        self.resumePolicy = resumePolicy
+    }
+
+    /// Runs the migration. Connection, authentication and mapping problems are thrown before anything is
+    /// written; a failure during the copy returns a report with outcome `failed` and keeps the checkpoint.
+    public func run() async throws -> MigrationReport {
+        let startedAt = Date()
+        let plan = try await KeyspacePlan.make(settings: settings, mapping: options.mapping)
+        let store = CheckpointStore(path: checkpointPath)
+        var checkpoint = Checkpoint(migration: "redis", fingerprint: fingerprint, startedAt: startedAt)
+        var resumed = false
+        if !options.dryRun, let existing = try await store.load() {
+            switch resumePolicy {
+            case .fresh:
+                break
+            case .resume:
+                guard existing.fingerprint == fingerprint else { throw CheckpointError.fingerprintMismatch(path: store.path) }
+                checkpoint = existing
+                resumed = true
+            case .refuseUnfinished:
+                if !existing.finished { throw CheckpointError.unfinishedRunExists(path: store.path) }
+            }
+        }
+
+        let progress = ProgressReporter(phase: options.dryRun ? "redis (dry run)" : "redis", unit: "keys", total: plan.estimatedKeys, style: settings.progressStyle)
+        await progress.restore(done: checkpoint.tally["scanned"], bytes: checkpoint.tally["bytes"])
+        await progress.start()
+
+        let runner = PipelineRunner(
+            configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
+                                 rateLimiter: rateLimit.map { RateLimiter(perSecond: $0) }),
+            logger: settings.logger
+        )
+        let source = settings.source
+        let target = settings.target
+        let options = self.options
+        let batchSize = settings.batchSize
+        let partitions = plan.partitions
+        let databases = Dictionary(uniqueKeysWithValues: partitions.map { ($0.name, $0.database) })
+        let nodes = Dictionary(uniqueKeysWithValues: partitions.map { ($0.name, $0.node) })
+
+        var outcome: MigrationReport.Outcome = options.dryRun ? .dryRun : .succeeded
+        var problems: [String] = []
+        var final = checkpoint
+        do {
+            let result = try await runner.run(
+                partitions: partitions.map { PartitionPlan(name: $0.name, initialPosition: "0") },
+                checkpoint: checkpoint,
+                store: options.dryRun ? nil : store,
+                progress: progress,
+                makeReader: { name, position in
+                    let connection = try await RedisConnection.connect(source.connection.with(endpoint: nodes[name]!, database: databases[name]!))
+                    return KeyScanReader(connection: connection, cursor: position, count: batchSize, filter: options.filter)
+                },
+                makeWriter: {
+                    KeyCopyWriter(source: source, target: target, options: options, partitionDatabases: databases,
+                                  sourceDatabases: plan.sourceDatabases)
+                }
+            )
+            final = result.checkpoint
+            problems = result.problems
+            if result.problemCount > result.problems.count {
+                problems.append("… and \(result.problemCount - result.problems.count) more")
+            }
+        } catch {
+            outcome = .failed
+            problems = ["\(error)"]
+            final = (try? await store.load()) ?? checkpoint
+        }
+        await progress.finish()
+
+        return MigrationReport(
+            command: options.dryRun ? "migrate redis --dry-run" : "migrate redis",
+            source: source.displayName,
+            target: target.displayName,
+            outcome: outcome,
+            startedAt: startedAt,
+            resumed: resumed,
+            totals: final.tally.excluding(breakdownLabels),
+            checksum: final.checksum,
+            sections: Self.sections(final),
+            problems: problems,
+            checkpoint: options.dryRun ? nil : store.path
+        )
+    }
+
+    /// The checkpoint file for this source, target and options.
+    public var checkpointPath: String {
+        (checkpointDirectory as NSString).appendingPathComponent("redis-\(fingerprint.prefix(16)).json")
+    }
+
+    /// A digest of everything that decides which keys go where: a checkpoint only resumes the same migration.
+    var fingerprint: String {
+        var hasher = SHA256Hasher()
+        for part in [
+            settings.source.displayName, settings.target.displayName, options.mode.rawValue,
+            options.filter.include.map(\.description).joined(separator: "\u{0}"),
+            options.filter.exclude.map(\.description).joined(separator: "\u{0}"),
+            options.filter.types.map(\.rawValue).sorted().joined(separator: ","),
+            options.mapping.rules.values.sorted { $0.source < $1.source }.map { "\($0.source)=\($0.target):\($0.prefix.hexString)" }.joined(separator: ","),
+            settings.databases.map { $0.map(String.init).joined(separator: ",") } ?? "all",
+        ] {
+            hasher.update(length: part.utf8.count)
+            hasher.update(part)
+        }
+        return hasher.finalize().hexString
+    }
+
+    static func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
+        let tally = checkpoint.tally
+        func rows(prefix: String) -> [[String]] {
+            tally.counts.keys.filter { $0.hasPrefix(prefix) }.sorted().map { [String($0.dropFirst(prefix.count)), Format.count(tally[$0])] }
+        }
+        let partitions = checkpoint.partitions.sorted { $0.key < $1.key }.map { name, state in
+            [name, Format.count(state.tally["copied"]), state.finished ? "done" : "at cursor \(state.position)"]
+        }
+        return [
+            .init(title: "keys by type", columns: ["type", "keys"], rows: rows(prefix: "type ")),
+            .init(title: "keys by source database", columns: ["db", "keys"], rows: rows(prefix: "db ")),
+            .init(title: "partitions", columns: ["partition", "copied", "state"], rows: partitions),
+        ]
+    }
+}
+
+/// The fragments of counter names that break totals down per type and database (shown as report sections).
+let breakdownLabels = ["type ", "db "]
+
+/// Which errors a retry can fix: lost connections, failovers, LOADING and friends.
+@Sendable func isTransient(_ error: any Error) -> Bool {
+    switch error {
+    case let error as RedisError: return error.isTransient
+    case let error as TransportError: return error.isTransient
+    default: return false
+    }
+}
+
+/// What a run will read: its partitions, the source databases and an estimate of the keys.
+struct KeyspacePlan {
+    var partitions: [KeyPartition]
+    var sourceDatabases: [Int]
+    var estimatedKeys: Int
+    var targetIsCluster: Bool
+
+    /// Connects to both sides (so bad addresses, credentials and certificates fail before any write), lists the
+    /// source databases with keys, and checks the database mapping against the target.
+    static func make(settings: RedisRunSettings, mapping: DatabaseMapping) async throws -> KeyspacePlan {
+        let source = try await settings.source.connect()
+        do {
+            let plan = try await make(source: source, settings: settings, mapping: mapping)
+            await source.close()
+            return plan
+        } catch {
+            await source.close()
+            throw error
+        }
+    }
+
+    private static func make(source: RedisClient, settings: RedisRunSettings, mapping: DatabaseMapping) async throws -> KeyspacePlan {
+        let target = try await settings.target.connect()
+        let targetIsCluster = target.isCluster
+        await target.close()
+
+        var keysPerDatabase: [Int: Int] = [:]
+        for (_, reply) in try await source.sendToPrimaries(RESPCommand("INFO", "keyspace")) {
+            for (database, keys) in parseKeyspace(reply.string ?? "") {
+                keysPerDatabase[database, default: 0] += keys
+            }
+        }
+        var databases = keysPerDatabase.keys.sorted()
+        if let chosen = settings.databases {
+            databases = chosen.sorted()
+        }
+        if source.isCluster && databases.contains(where: { $0 != 0 }) {
+            throw DatabaseMapping.InvalidMapping(description: "the source is a cluster and has only database 0; drop --db")
+        }
+        try mapping.validate(sourceDatabases: databases, targetIsCluster: targetIsCluster)
+        let partitions = source.primaries.flatMap { node in databases.map { KeyPartition(node: node, database: $0) } }
+        let estimate = databases.reduce(0) { $0 + (keysPerDatabase[$1] ?? 0) }
+        return KeyspacePlan(partitions: partitions, sourceDatabases: databases, estimatedKeys: estimate, targetIsCluster: targetIsCluster)
+    }
+
+    /// Parses `db0:keys=12,expires=1,avg_ttl=0` lines of `INFO keyspace`.
+    static func parseKeyspace(_ info: String) -> [(Int, Int)] {
+        info.split(whereSeparator: \.isNewline).compactMap { line in
+            guard line.hasPrefix("db"), let colon = line.firstIndex(of: ":"), let database = Int(line[line.index(line.startIndex, offsetBy: 2)..<colon]) else { return nil }
+            let fields = line[line.index(after: colon)...].split(separator: ",")
+            guard let keys = fields.first(where: { $0.hasPrefix("keys=") }).flatMap({ Int($0.dropFirst(5)) }) else { return nil }
+            return (database, keys)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import BlockingIO
+import Foundation
+
+/// What a run has durably written, per partition: enough to resume after a crash without loss or duplicates.
+public struct Checkpoint: Sendable, Codable, Equatable {
+    /// The format version of this file.
+    public var version = 1
+    /// Which migration wrote it (`redis`, `vectors`, `graph`).
+    public var migration: String
+    /// A digest of the source, target and options: a resume with other settings is refused.
+    public var fingerprint: String
+    /// When the run started.
+    public var startedAt: Date
+    /// When the file was last written.
+    public var updatedAt: Date
+    /// Whether every partition finished.
+    public var finished: Bool
+    /// Partitions by name (for Redis: `node/db`).
+    public var partitions: [String: PartitionState]
+
+    /// One partition's progress.
+    public struct PartitionState: Sendable, Codable, Equatable {
+        /// The source position after the last durable batch (a SCAN cursor, a key, an id), opaque here.
+        public var position: String
+        /// Whether the partition was read to its end.
+        public var finished: Bool
+        /// Counters over what was written.
+        public var tally: Tally
+        /// Checksum over what was written.
+        public var checksum: OrderIndependentChecksum
+
+        /// A partition that has not started.
+        public init(position: String) {
+            self.position = position
+            self.finished = false
+            self.tally = Tally()
+            self.checksum = OrderIndependentChecksum()
+        }
+    }
+
+    /// A new checkpoint with no partitions.
+    public init(migration: String, fingerprint: String, startedAt: Date = Date()) {
+        self.migration = migration
+        self.fingerprint = fingerprint
+        self.startedAt = startedAt
+        self.updatedAt = startedAt
+        self.finished = false
+        self.partitions = [:]
+    }
+
+    /// The sum of every partition's counters.
+    public var tally: Tally {
+        partitions.values.reduce(into: Tally()) { $0.merge($1.tally) }
+    }
+
+    /// The sum of every partition's checksum.
+    public var checksum: OrderIndependentChecksum {
+        partitions.values.reduce(into: OrderIndependentChecksum()) { $0.merge($1.checksum) }
+    }
+}
+
+/// Why a checkpoint could not be read or written.
+public enum CheckpointError: Error, Sendable, CustomStringConvertible {
+    /// The file exists but is not a checkpoint of this tool.
+    case unreadable(path: String, reason: String)
+    /// Writing, syncing or renaming failed (disk full, permissions).
+    case unwritable(path: String, reason: String)
+    /// A checkpoint of an unfinished run exists and neither `--resume` nor `--fresh` was given.
+    case unfinishedRunExists(path: String)
+    /// `--resume` was given but the checkpoint was written with other settings.
+    case fingerprintMismatch(path: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason):
+            return "cannot read checkpoint \(path): \(reason). Delete it and start with --fresh, or point --checkpoint-dir elsewhere."
+        case .unwritable(let path, let reason):
+            return "cannot write checkpoint \(path): \(reason). Free disk space or choose another --checkpoint-dir; nothing after the last checkpoint was acknowledged."
+        case .unfinishedRunExists(let path):
+            return "an unfinished run left a checkpoint at \(path). Continue it with --resume, or start over with --fresh."
+        case .fingerprintMismatch(let path):
+            return "the checkpoint at \(path) belongs to a run with another source, target or options. Use the same options to --resume, or start over with --fresh."
+        }
+    }
+}
+
+/// Reads and atomically replaces one checkpoint file.
+///
+/// A save writes a temporary file in the same directory, `fsync`s it, renames it over the old one and
+/// `fsync`s the directory, so a crash at any moment leaves either the old or the new checkpoint, never a torn
+/// one. File work runs on the store's own ``BlockingQueue``.
+public struct CheckpointStore: Sendable {
+    /// The checkpoint file.
+    public let path: String
+    private let queue = BlockingQueue(label: "migrate.checkpoint")
+
+    /// A store for the file `path`; its directory is created on first save.
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The checkpoint in the file, or `nil` when there is none.
+    public func load() async throws(CheckpointError) -> Checkpoint? {
+        let path = self.path
+        let result: Result<Checkpoint?, CheckpointError> = await queue.run {
+            guard let data = FileManager.default.contents(atPath: path) else { return .success(nil) }
+            do {
+                return .success(try Self.decoder.decode(Checkpoint.self, from: data))
+            } catch {
+                return .failure(.unreadable(path: path, reason: "\(error)"))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Replaces the file with `checkpoint`, durably.
+    public func save(_ checkpoint: Checkpoint) async throws(CheckpointError) {
+        let path = self.path
+        let result: Result<Void, CheckpointError> = await queue.run {
+            do {
+                let data = try Self.encoder.encode(checkpoint)
+                try Self.writeAtomically(data, to: path)
+                return .success(())
+            } catch let error as CheckpointError {
+                return .failure(error)
+            } catch {
+                return .failure(.unwritable(path: path, reason: "\(error)"))
+            }
+        }
+        try result.get()
+    }
+
+    /// Deletes the file.
+    public func remove() async {
+        let path = self.path
+        await queue.run { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    private static func writeAtomically(_ data: Data, to path: String) throws(CheckpointError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)
+        } catch {
+            throw .unwritable(path: path, reason: "cannot create directory: \(error.localizedDescription)")
+        }
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw .unwritable(path: temporary, reason: String(cString: strerror(errno))) }
+        var failure: String?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        close(descriptor)
+        if let failure {
+            unlink(temporary)
+            throw .unwritable(path: path, reason: failure)
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .unwritable(path: path, reason: reason)
+        }
+        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    private static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,139 @@
+import BlockingIO
+import Foundation
+
+/// The end-of-run report: a table for people, the same content as JSON (`--report FILE`) for machines.
+public struct MigrationReport: Sendable, Codable, Equatable {
+    /// How the run ended.
+    public enum Outcome: String, Sendable, Codable {
+        /// Everything was copied (or verified equal).
+        case succeeded
+        /// Verification found differences.
+        case mismatched
+        /// The run stopped on an error; the checkpoint says how far it got.
+        case failed
+        /// `--dry-run`: read everything, wrote nothing.
+        case dryRun = "dry-run"
+    }
+
+    /// A titled table of counts.
+    public struct Section: Sendable, Codable, Equatable {
+        /// The table's title.
+        public var title: String
+        /// Column names.
+        public var columns: [String]
+        /// Rows of cells, as many as `columns`.
+        public var rows: [[String]]
+
+        /// Creates a section.
+        public init(title: String, columns: [String], rows: [[String]]) {
+            self.title = title
+            self.columns = columns
+            self.rows = rows
+        }
+    }
+
+    /// The command that ran (`migrate redis`).
+    public var command: String
+    /// The source, with secrets redacted.
+    public var source: String
+    /// The target, with secrets redacted.
+    public var target: String
+    /// How the run ended.
+    public var outcome: Outcome
+    /// When it started.
+    public var startedAt: Date
+    /// When it ended.
+    public var finishedAt: Date
+    /// Whether it continued from a checkpoint.
+    public var resumed: Bool
+    /// Totals by counter name.
+    public var totals: Tally
+    /// The order-independent checksum over what was copied or compared.
+    public var checksum: OrderIndependentChecksum?
+    /// Tables (per type, per database, per node).
+    public var sections: [Section]
+    /// Problems worth a person's attention (first differing keys, refused keys, the error that stopped the run).
+    public var problems: [String]
+    /// Where the checkpoint lives, to resume or inspect.
+    public var checkpoint: String?
+
+    /// Creates a report.
+    public init(
+        command: String, source: String, target: String, outcome: Outcome, startedAt: Date, finishedAt: Date = Date(),
+        resumed: Bool = false, totals: Tally = Tally(), checksum: OrderIndependentChecksum? = nil,
+        sections: [Section] = [], problems: [String] = [], checkpoint: String? = nil
+    ) {
+        self.command = command
+        self.source = source
+        self.target = target
+        self.outcome = outcome
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.resumed = resumed
+        self.totals = totals
+        self.checksum = checksum
+        self.sections = sections
+        self.problems = problems
+        self.checkpoint = checkpoint
+    }
+
+    /// Seconds from start to end.
+    public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
+
+    /// The report as aligned text tables.
+    public func rendered() -> String {
+        var lines: [String] = []
+        lines.append("\(command): \(outcome.rawValue.uppercased()) in \(Format.duration(durationSeconds))\(resumed ? " (resumed)" : "")")
+        lines.append("  source  \(source)")
+        lines.append("  target  \(target)")
+        if let checkpoint { lines.append("  checkpoint  \(checkpoint)") }
+        if !totals.counts.isEmpty {
+            lines.append("")
+            let rows = totals.counts.sorted { $0.key < $1.key }.map { [$0.key, Format.count($0.value)] }
+            lines.append(contentsOf: Self.table(columns: ["total", "count"], rows: rows))
+        }
+        if let checksum {
+            lines.append("  checksum  \(checksum.hex) over \(Format.count(checksum.count)) records")
+        }
+        for section in sections where !section.rows.isEmpty {
+            lines.append("")
+            lines.append(section.title)
+            lines.append(contentsOf: Self.table(columns: section.columns, rows: section.rows))
+        }
+        if !problems.isEmpty {
+            lines.append("")
+            lines.append("problems (\(problems.count)):")
+            lines.append(contentsOf: problems.map { "  - \($0)" })
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Writes the report as pretty JSON to `path`.
+    public func write(toPath path: String) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let data = try encoder.encode(self)
+        try await BlockingQueue(label: "migrate.report").run {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+    }
+
+    private static func table(columns: [String], rows: [[String]]) -> [String] {
+        var widths = columns.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func format(_ cells: [String]) -> String {
+            "  " + cells.enumerated().map { index, cell in
+                let pad = String(repeating: " ", count: max(0, widths[index] - cell.count))
+                // Numbers right-aligned, text left-aligned.
+                return cell.first?.isNumber == true || cell.hasPrefix("-") && cell.count > 1 ? pad + cell : cell + pad
+            }.joined(separator: "  ")
+        }
+        return [format(columns), "  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(format)
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import KeyMigration
+import MigrationCore
+
+/// `migrate redis`.
+struct RedisCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redis",
+        abstract: "Copy keys from Redis, Valkey or DragonflyDB into another deployment (ElastiCache: cluster mode, TLS, RBAC).",
+        discussion: """
+            Keys travel by DUMP + RESTORE … REPLACE ABSTTL (exact values, absolute expiry), falling back per key \
+            to a type-based copy when the target cannot load the payload (e.g. Valkey 9 → Valkey 8). Keys over \
+            --big-key-bytes are copied in chunks, so memory stays bounded. A cluster source is scanned per primary; \
+            a cluster target is written per slot owner, following MOVED/ASK.
+
+            Example:
+              MIGRATE_TARGET_PASSWORD=… migrate redis --source redis://old:6379 \\
+                --target rediss://migrator@cfg.cache.amazonaws.com:6379 --db-map 1:db1: --report report.json
+            """
+    )
+
+    @OptionGroup(title: "Source") var source: SourceOptions
+    @OptionGroup(title: "Target") var target: TargetOptions
+    @OptionGroup(title: "Keys") var selection: KeySelectionOptions
+    @OptionGroup(title: "Run") var run: RunOptions
+
+    @Option(name: .customLong("mode"), help: "dump (DUMP/RESTORE with per-key fallback) or struct (type-based copy of every key).")
+    var mode: RedisCopyOptions.Mode = .dump
+    @Option(name: .customLong("big-key-bytes"), help: "Keys using more memory than this are copied in chunks.")
+    var bigKeyBytes = 16 << 20
+    @Option(name: .customLong("rate"), help: ArgumentHelp("At most this many keys per second.", valueName: "keys"))
+    var rate: Int?
+    @Flag(name: .customLong("dry-run"), help: "Read and count everything, write nothing.")
+    var dryRun = false
+    @Flag(name: .customLong("resume"), help: "Continue the unfinished run with the same source, target and options from its checkpoint.")
+    var resume = false
+    @Flag(name: .customLong("fresh"), help: "Discard an unfinished run's checkpoint and start over.")
+    var fresh = false
+    @Option(name: .customLong("checkpoint-dir"), help: ArgumentHelp("Where checkpoints are kept.", valueName: "path"))
+    var checkpointDirectory = ".migrate"
+    @Flag(name: .customLong("skip-refused"), help: "List keys the target refuses in the report and go on, instead of stopping.")
+    var skipRefused = false
+
+    func validate() throws {
+        if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+        if bigKeyBytes < 1024 { throw ValidationError("--big-key-bytes must be at least 1024") }
+    }
+
+    func run() async throws {
+        let settings = RedisRunSettings(
+            source: try source.deployment(),
+            target: try target.deployment(),
+            databases: selection.databases.isEmpty ? nil : selection.databases,
+            batchSize: run.batch,
+            concurrency: run.concurrency,
+            progressStyle: .automatic(json: run.json),
+            logger: run.logger()
+        )
+        var options = RedisCopyOptions()
+        options.mode = mode
+        options.filter = selection.filter
+        options.mapping = try selection.mapping()
+        options.bigKeyBytes = bigKeyBytes
+        options.dryRun = dryRun
+        options.skipRefused = skipRefused
+        let migration = RedisMigration(
+            settings: settings, options: options, rateLimit: rate, checkpointDirectory: checkpointDirectory,
+            resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished
+        )
+        let report = try await CommandErrors.reporting { try await migration.run() }
+        try await run.finish(with: report)
+    }
+}
+
+/// `migrate verify redis`.
+struct VerifyRedisCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redis",
+        abstract: "Compare keys in both directions: missing, extra, type, expiry and value (exit 3 on any difference).",
+        discussion: """
+            Values are compared by digests computed on this machine in batches: ordered for strings, lists and \
+            streams, order-insensitive for hashes, sets and sorted sets (scores compared as doubles).
+            """
+    )
+
+    @OptionGroup(title: "Source") var source: SourceOptions
+    @OptionGroup(title: "Target") var target: TargetOptions
+    @OptionGroup(title: "Keys") var selection: KeySelectionOptions
+    @OptionGroup(title: "Run") var run: RunOptions
+
+    @Option(name: .customLong("sample"), help: ArgumentHelp("Compare this many random keys in each direction instead of all.", valueName: "n"))
+    var sample: Int?
+    @Option(name: .customLong("ttl-tolerance-ms"), help: "How far expiry times may differ.")
+    var ttlTolerance: Int64 = 1000
+    @Option(name: .customLong("big-key-bytes"), help: "Keys using more memory than this are read in chunks.")
+    var bigKeyBytes = 16 << 20
+
+    func validate() throws {
+        if let sample, sample <= 0 { throw ValidationError("--sample must be positive") }
+        if ttlTolerance < 0 { throw ValidationError("--ttl-tolerance-ms cannot be negative") }
+    }
+
+    func run() async throws {
+        let settings = RedisRunSettings(
+            source: try source.deployment(),
+            target: try target.deployment(),
+            databases: selection.databases.isEmpty ? nil : selection.databases,
+            batchSize: run.batch,
+            concurrency: run.concurrency,
+            progressStyle: .automatic(json: run.json),
+            logger: run.logger()
+        )
+        var options = RedisVerifyOptions()
+        options.filter = selection.filter
+        options.mapping = try selection.mapping()
+        options.ttlToleranceMilliseconds = ttlTolerance
+        options.sample = sample
+        options.bigKeyBytes = bigKeyBytes
+        let verification = RedisVerification(settings: settings, options: options)
+        let report = try await CommandErrors.reporting { try await verification.run() }
+        try await run.finish(with: report)
+    }
+}

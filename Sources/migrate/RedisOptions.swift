@@ -1,0 +1,201 @@
+import ArgumentParser
+import Foundation
+import KeyMigration
+import Logging
+import MigrationCore
+import RESP
+import Transport
+
+/// Connection options for one side (source or target) of a Redis migration.
+struct RedisSideOptions {
+    var uri: String?
+    var passwordFile: String?
+    var caFile: String?
+    var certFile: String?
+    var keyFile: String?
+    var serverName: String?
+    var insecureSkipVerify: Bool
+    var mode: RedisTopologyMode
+
+    /// Builds the deployment; `role` is `source` or `target`, `fallbackURI` an environment default.
+    func deployment(role: String, fallbackURI: String?) throws -> RedisDeployment {
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = uri ?? environment["MIGRATE_\(role.uppercased())_URI"] ?? fallbackURI else {
+            throw ValidationError("no \(role) given: pass --\(role) redis://host:port (or set MIGRATE_\(role.uppercased())_URI)")
+        }
+        let parsed: ServiceURI
+        do {
+            parsed = try ServiceURI(text, defaultPorts: ["redis": 6379, "rediss": 6379, "valkey": 6379, "valkeys": 6379])
+        } catch {
+            throw ValidationError("--\(role): \(error.description)")
+        }
+        let tls = parsed.scheme == "rediss" || parsed.scheme == "valkeys"
+        guard tls || ["redis", "valkey"].contains(parsed.scheme) else {
+            throw ValidationError("--\(role) '\(parsed)' has scheme '\(parsed.scheme)': use redis:// or rediss:// (TLS)")
+        }
+        if !tls && (caFile != nil || certFile != nil || insecureSkipVerify) {
+            throw ValidationError("--\(role)-ca-file/--\(role)-cert-file/--\(role)-insecure-skip-verify need a TLS URI: use rediss://")
+        }
+        var password = parsed.password
+        if let passwordFile {
+            guard let contents = FileManager.default.contents(atPath: passwordFile) else {
+                throw ValidationError("cannot read --\(role)-password-file '\(passwordFile)': check the path and its permissions")
+            }
+            password = Secret(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines))
+        } else if let fromEnvironment = environment["MIGRATE_\(role.uppercased())_PASSWORD"] {
+            password = Secret(fromEnvironment)
+        }
+        var database = 0
+        if !parsed.path.isEmpty {
+            guard let value = Int(parsed.path), value >= 0 else {
+                throw ValidationError("--\(role) '\(parsed)': the path must be a database number, like redis://host:6379/0")
+            }
+            database = value
+        }
+        let configuration = RedisConnectionConfiguration(
+            endpoint: parsed.endpoint,
+            user: parsed.user,
+            password: password,
+            database: 0,
+            options: ConnectionOptions(tls: tls ? TLSConfiguration(
+                caFile: caFile, certificateFile: certFile, privateKeyFile: keyFile,
+                serverName: serverName, verifyPeer: !insecureSkipVerify
+            ) : nil)
+        )
+        var display = parsed
+        display.password = password == nil ? nil : Secret("")
+        display.path = database == 0 ? "" : String(database)
+        return RedisDeployment(connection: configuration, mode: mode, displayName: display.description)
+    }
+}
+
+/// `--source …` options.
+struct SourceOptions: ParsableArguments {
+    @Option(name: .customLong("source"), help: ArgumentHelp("Source URI: redis://[user@]host:port or rediss:// for TLS. Default: $MIGRATE_SOURCE_URI, then $REDIS_URI.", valueName: "uri"))
+    var uri: String?
+    @Option(name: .customLong("source-password-file"), help: ArgumentHelp("Read the source password from this file (else $MIGRATE_SOURCE_PASSWORD, else the URI).", valueName: "path"))
+    var passwordFile: String?
+    @Option(name: .customLong("source-ca-file"), help: ArgumentHelp("PEM CA bundle that signed the source's certificate (default: the system's).", valueName: "path"))
+    var caFile: String?
+    @Option(name: .customLong("source-cert-file"), help: ArgumentHelp("PEM client certificate for the source.", valueName: "path"))
+    var certFile: String?
+    @Option(name: .customLong("source-key-file"), help: ArgumentHelp("PEM private key for --source-cert-file.", valueName: "path"))
+    var keyFile: String?
+    @Option(name: .customLong("source-tls-server-name"), help: ArgumentHelp("Name to send as SNI and check on the source's certificate.", valueName: "name"))
+    var serverName: String?
+    @Flag(name: .customLong("source-insecure-skip-verify"), help: "Do not verify the source's TLS certificate (unsafe).")
+    var insecureSkipVerify = false
+    @Option(name: .customLong("source-topology"), help: "standalone, cluster, or auto (ask the server).")
+    var mode: RedisTopologyMode = .automatic
+
+    func deployment() throws -> RedisDeployment {
+        try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
+                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode)
+            .deployment(role: "source", fallbackURI: ProcessInfo.processInfo.environment["REDIS_URI"])
+    }
+}
+
+/// `--target …` options.
+struct TargetOptions: ParsableArguments {
+    @Option(name: .customLong("target"), help: ArgumentHelp("Target URI, e.g. rediss://user@cfg.cache.amazonaws.com:6379. Default: $MIGRATE_TARGET_URI.", valueName: "uri"))
+    var uri: String?
+    @Option(name: .customLong("target-password-file"), help: ArgumentHelp("Read the target password from this file (else $MIGRATE_TARGET_PASSWORD, else the URI).", valueName: "path"))
+    var passwordFile: String?
+    @Option(name: .customLong("target-ca-file"), help: ArgumentHelp("PEM CA bundle that signed the target's certificate (default: the system's).", valueName: "path"))
+    var caFile: String?
+    @Option(name: .customLong("target-cert-file"), help: ArgumentHelp("PEM client certificate for the target.", valueName: "path"))
+    var certFile: String?
+    @Option(name: .customLong("target-key-file"), help: ArgumentHelp("PEM private key for --target-cert-file.", valueName: "path"))
+    var keyFile: String?
+    @Option(name: .customLong("target-tls-server-name"), help: ArgumentHelp("Name to send as SNI and check on the target's certificate.", valueName: "name"))
+    var serverName: String?
+    @Flag(name: .customLong("target-insecure-skip-verify"), help: "Do not verify the target's TLS certificate (unsafe).")
+    var insecureSkipVerify = false
+    @Option(name: .customLong("target-topology"), help: "standalone, cluster, or auto (ask the server).")
+    var mode: RedisTopologyMode = .automatic
+
+    func deployment() throws -> RedisDeployment {
+        try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
+                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode)
+            .deployment(role: "target", fallbackURI: nil)
+    }
+}
+
+/// Which keys, and how they map, for both `migrate redis` and `migrate verify redis`.
+struct KeySelectionOptions: ParsableArguments {
+    @Option(name: .customLong("match"), help: ArgumentHelp("Only keys matching this glob (repeat for several; any may match).", valueName: "pattern"))
+    var include: [String] = []
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip keys matching this glob (repeatable).", valueName: "pattern"))
+    var exclude: [String] = []
+    @Option(name: .customLong("type"), help: ArgumentHelp("Only keys of this type: string, list, hash, set, zset, stream, other (repeatable).", valueName: "type"))
+    var types: [RedisType] = []
+    @Option(name: .customLong("db"), help: ArgumentHelp("Only this source database (repeatable; default: every database with keys).", valueName: "n"))
+    var databases: [Int] = []
+    @Option(name: .customLong("db-map"), help: ArgumentHelp("Move source database SRC: SRC:PREFIX (into db 0 under PREFIX), SRC=DST, or SRC=DST:PREFIX. Repeatable.", valueName: "rule"))
+    var databaseMap: [String] = []
+    @Option(name: .customLong("mapping"), help: ArgumentHelp("A database mapping file (see mappings/redis-databases.yaml); replaces --db-map.", valueName: "path"))
+    var mappingFile: String?
+
+    var filter: KeyFilter {
+        KeyFilter(include: include.map(GlobPattern.init), exclude: exclude.map(GlobPattern.init), types: Set(types))
+    }
+
+    func mapping() throws -> DatabaseMapping {
+        do {
+            if let mappingFile {
+                guard databaseMap.isEmpty else { throw ValidationError("give either --mapping or --db-map, not both") }
+                return try DatabaseMapping(yamlFile: mappingFile)
+            }
+            return try DatabaseMapping(arguments: databaseMap)
+        } catch let error as DatabaseMapping.InvalidMapping {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// Batching, concurrency and output.
+struct RunOptions: ParsableArguments {
+    @Option(name: .customLong("batch"), help: "Keys per batch (SCAN COUNT and pipeline depth).")
+    var batch = 1000
+    @Option(name: .customLong("concurrency"), help: "Batches written at once, each over its own connections.")
+    var concurrency = 4
+    @Flag(name: .customLong("json"), help: "Write progress and the final report as JSON lines on standard output.")
+    var json = false
+    @Option(name: .customLong("report"), help: ArgumentHelp("Also write the final report as JSON to this file.", valueName: "path"))
+    var reportFile: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .warning
+
+    func validate() throws {
+        guard (1...100_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 100000") }
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
+    }
+
+    func logger() -> Logger {
+        var logger = Logger(label: "migrate") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = logLevel
+        return logger
+    }
+
+    /// Prints the report (text, or a JSON line with `--json`), writes `--report`, and maps the outcome to an exit code.
+    func finish(with report: MigrationReport) async throws {
+        if json {
+            print(JSONLines.encode(event: "report", report))
+        } else {
+            print(report.rendered(), terminator: "")
+        }
+        if let reportFile {
+            try await report.write(toPath: reportFile)
+        }
+        switch report.outcome {
+        case .succeeded, .dryRun: return
+        case .mismatched: throw ExitCodes.mismatched
+        case .failed: throw ExitCodes.failed
+        }
+    }
+}
+
+extension RedisTopologyMode: ExpressibleByArgument {}
+extension RedisType: ExpressibleByArgument {}
+extension RedisCopyOptions.Mode: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,201 @@
+import Foundation
+import MigrationCore
+import Testing
+@testable import KeyMigration
+@testable import RESP
+
+extension Integration {
+    /// The `migrate` executable end to end: exit codes, messages, secrets, kill -9 and resume.
+    @Suite struct CommandLine {
+        @Test func killedRunsResumeWithNothingMissing() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            for start in stride(from: 0, to: 60_000, by: 2000) {
+                _ = try await source.pipeline((start..<(start + 2000)).flatMap { index -> [KeyedCommand] in
+                    index % 10 == 0
+                        ? [KeyedCommand(key: nil, RESPCommand("HSET", "h:\(index)", "a", "\(index)", "b", "x"))]
+                        : [KeyedCommand(key: nil, RESPCommand("SET", "s:\(index)", "\(index)", "PX", 3_600_000))]
+                })
+            }
+            let directory = checkpointDirectory()
+            let arguments = ["redis", "--source", Servers.source, "--target", Servers.target, "--batch", "250",
+                             "--rate", "12000", "--checkpoint-dir", directory, "--json"]
+            // Kill it three times at different moments, resuming each time.
+            var kills = 0
+            for (index, delay) in [700, 900, 1100].enumerated() {
+                let (process, _, _) = try CLI.start(index == 0 ? arguments : arguments + ["--resume"])
+                try await Task.sleep(for: .milliseconds(delay))
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    kills += 1
+                }
+                process.waitUntilExit()
+            }
+            #expect(kills >= 2, "the run finished before it could be killed; raise the key count")
+            let partial = try await target.keyCount()
+            #expect(partial < 60_000)
+
+            // Without --resume an unfinished run is not silently redone or skipped.
+            let refused = try await CLI.run(arguments)
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("--resume"), "\(refused.stderr)")
+
+            let resumed = try await CLI.run(arguments + ["--resume", "--report", directory + "/report.json"])
+            #expect(resumed.status == 0, "\(resumed.output)")
+            #expect(resumed.stdout.contains("\"event\":\"report\""))
+            let report = try JSONDecoder.reports.decode(MigrationReport.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/report.json")))
+            #expect(report.resumed)
+            #expect(report.totals["scanned"] >= 60_000)
+            #expect(try await target.keyCount() == 60_000)
+
+            let verification = try await CLI.run(["verify", "redis", "--source", Servers.source, "--target", Servers.target])
+            #expect(verification.status == 0, "\(verification.output)")
+            #expect(verification.stdout.contains("SUCCEEDED"))
+            await source.close()
+            await target.close()
+        }
+
+        @Test func verifyReportsInjectedDifferencesWithExitCode3() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            try await fillEveryType(source)
+            let copy = try await CLI.run(["redis", "--source", Servers.source, "--target", Servers.target, "--fresh", "--checkpoint-dir", checkpointDirectory()])
+            #expect(copy.status == 0, "\(copy.output)")
+
+            try await target.must("DEL", "set")
+            try await target.must("SET", "extra:key", "not in source")
+            try await target.must("HSET", "hash", "f1", "changed")
+            try await target.must("PEXPIRE", "string:ttl", 100_000)
+            try await target.must("ZADD", "zset", "0.30000000000000004", "a")
+            let result = try await CLI.run(["verify", "redis", "--source", Servers.source, "--target", Servers.target])
+            #expect(result.status == 3, "\(result.output)")
+            #expect(result.stdout.contains("missing in target: \"set\""))
+            #expect(result.stdout.contains("extra in target: \"extra:key\""))
+            #expect(result.stdout.contains("value differs: \"hash\""))
+            #expect(result.stdout.contains("value differs: \"zset\""))
+            #expect(result.stdout.contains("ttl differs: \"string:ttl\""))
+
+            let sampled = try await CLI.run(["verify", "redis", "--source", Servers.source, "--target", Servers.target, "--sample", "200"])
+            #expect(sampled.status == 3, "sampling 200 of 13 keys covers them all: \(sampled.output)")
+            await source.close()
+            await target.close()
+        }
+
+        @Test func badConnectionsFailClearlyAndWriteNothing() async throws {
+            let target = try await Servers.client(Servers.target)
+            try await target.flushAll()
+            let wrongPassword = "Wr0ng-Pa55word-123"
+            let authURL = Servers.auth.replacingOccurrences(of: "redis://", with: "redis://:\(wrongPassword)@")
+            let tlsHostPort = Servers.tls.replacingOccurrences(of: "rediss://", with: "")
+            let cases: [(name: String, arguments: [String], expected: String)] = [
+                ("wrong password", ["--source", authURL], "refused the credentials"),
+                ("missing password", ["--source", Servers.auth], "requires authentication"),
+                ("unreachable port", ["--source", "redis://127.0.0.1:1"], "connection refused"),
+                ("unknown host", ["--source", "redis://no-such-host.invalid:6379"], "cannot resolve host"),
+                ("wrong CA", ["--source", Servers.tls, "--source-ca-file", Servers.otherCA], "did not verify"),
+                ("system CA does not know a private CA", ["--source", Servers.tls], "did not verify"),
+                ("plain client on a TLS port", ["--source", "redis://\(tlsHostPort)"], "rediss://"),
+                ("TLS client on a plain port", ["--source", Servers.source.replacingOccurrences(of: "redis://", with: "rediss://"),
+                                                "--source-ca-file", Servers.tlsCA], "TLS handshake"),
+                ("malformed URI", ["--source", "localhost:6379"], "is not a URI"),
+            ]
+            for testCase in cases {
+                let result = try await CLI.run(["redis", "--target", Servers.target, "--fresh", "--checkpoint-dir", checkpointDirectory()] + testCase.arguments)
+                #expect(result.status != 0, "\(testCase.name): exit \(result.status)")
+                #expect(result.stderr.contains(testCase.expected), "\(testCase.name): \(result.stderr)")
+                #expect(!result.output.contains(wrongPassword), "\(testCase.name) leaked the password")
+            }
+            #expect(try await target.keyCount() == 0)
+            await target.close()
+        }
+
+        @Test func tlsWithACLUserWorksAndKeepsSecretsOut() async throws {
+            let source = try await Servers.client(Servers.source)
+            try await source.flushAll()
+            let keys = try await fillEveryType(source)
+            let tls = try await Servers.client(Servers.tls, user: Servers.tlsUser, password: Servers.tlsPassword, ca: Servers.tlsCA)
+            try await tls.flushAll()
+            let targetURL = Servers.tls.replacingOccurrences(of: "rediss://", with: "rediss://\(Servers.tlsUser)@")
+            let directory = checkpointDirectory()
+            let (process, out, err) = try CLI.start(
+                ["redis", "--source", Servers.source, "--target", targetURL, "--target-ca-file", Servers.tlsCA,
+                 "--fresh", "--checkpoint-dir", directory, "--report", directory + "/report.json", "--log-level", "debug"],
+                environment: ["MIGRATE_TARGET_PASSWORD": Servers.tlsPassword])
+            // While it runs, the process list shows no password (it came from the environment).
+            let commandLine = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
+            #expect(!commandLine.contains(Servers.tlsPassword))
+            process.waitUntilExit()
+            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile() + err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 0, "\(output)")
+            #expect(!output.contains(Servers.tlsPassword))
+            #expect(output.contains("rediss://\(Servers.tlsUser):***@"))
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+            for file in files {
+                let contents = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+                #expect(!contents.contains(Servers.tlsPassword), "\(file) holds the password")
+            }
+            #expect(try await tls.keyCount() == keys)
+            await tls.close()
+            await source.close()
+        }
+
+        @Test func passwordsInURIsAreScrubbedFromTheProcessList() async throws {
+            let source = try await Servers.client(Servers.source)
+            try await source.flushAll()
+            for index in 0..<20_000 { if index % 5000 == 0 { try await source.must("SET", "k\(index)", "v") } }
+            let authURL = Servers.auth.replacingOccurrences(of: "redis://", with: "redis://:\(Servers.authPassword)@")
+            let auth = try await Servers.client(Servers.auth, password: Servers.authPassword)
+            try await auth.flushAll()
+            let (process, _, _) = try CLI.start(["redis", "--source", Servers.source, "--target", authURL, "--rate", "1",
+                                                 "--fresh", "--checkpoint-dir", checkpointDirectory()])
+            try await Task.sleep(for: .milliseconds(500))
+            let commandLine = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(commandLine.contains("redis://:"), "cmdline: \(commandLine)")
+            #expect(!commandLine.contains(Servers.authPassword))
+            await auth.close()
+            await source.close()
+        }
+
+        @Test func keysTheTargetRefusesStopTheRunOrAreListed() async throws {
+            let source = try await Servers.client(Servers.source)
+            try await source.flushAll()
+            for index in 0..<30 { try await source.must("SET", "allowed:\(index)", "v") }
+            try await source.must("SET", "denied:1", "v")
+            let admin = try await Servers.client(Servers.tls, user: Servers.tlsUser, password: Servers.tlsPassword, ca: Servers.tlsCA)
+            try await admin.flushAll()
+            try await admin.must("ACL", "SETUSER", "limited", "reset", "on", ">limited-pass", "~allowed:*", "~migrate:probe", "+@all")
+            let targetURL = Servers.tls.replacingOccurrences(of: "rediss://", with: "rediss://limited@")
+            let base = ["redis", "--source", Servers.source, "--target", targetURL, "--target-ca-file", Servers.tlsCA, "--fresh"]
+            let environment = ["MIGRATE_TARGET_PASSWORD": "limited-pass"]
+
+            let stopped = try await CLI.run(base + ["--checkpoint-dir", checkpointDirectory()], environment: environment)
+            #expect(stopped.status == 2, "\(stopped.output)")
+            #expect(stopped.output.contains("cannot copy key \"denied:1\""), "\(stopped.output)")
+            #expect(stopped.output.contains("NOPERM"))
+
+            let skipped = try await CLI.run(base + ["--checkpoint-dir", checkpointDirectory(), "--skip-refused"], environment: environment)
+            #expect(skipped.status == 0, "\(skipped.output)")
+            #expect(skipped.stdout.contains("denied:1"))
+            #expect(try await admin.keyCount() == 30)
+            try await admin.must("ACL", "DELUSER", "limited")
+            await admin.close()
+            await source.close()
+        }
+    }
+}
+
+extension JSONDecoder {
+    /// Decodes reports as `--report` writes them.
+    static var reports: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

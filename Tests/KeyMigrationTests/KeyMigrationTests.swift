@@ -1,0 +1,129 @@
+import Testing
+@testable import KeyMigration
+@testable import RESP
+
+@Suite struct GlobPatternTests {
+    @Test(arguments: [
+        ("*", "anything", true), ("user:*", "user:1", true), ("user:*", "usr:1", false),
+        ("h?llo", "hello", true), ("h?llo", "hllo", false), ("h[ae]llo", "hallo", true), ("h[^e]llo", "hello", false),
+        ("h[a-b]llo", "hbllo", true), ("h[a-b]llo", "hcllo", false), ("a\\*b", "a*b", true), ("a\\*b", "axb", false),
+        ("*:cache:*", "app:cache:1", true), ("", "", true), ("a*", "", false),
+    ])
+    func matchesLikeRedis(_ pattern: String, _ key: String, _ expected: Bool) {
+        #expect(GlobPattern(pattern).matches(Array(key.utf8)) == expected)
+    }
+
+    @Test func matchesBinaryKeys() {
+        #expect(GlobPattern("bin:*").matches(Array("bin:".utf8) + [0xFF, 0x00]))
+    }
+
+    @Test func filterCombinesIncludeExcludeAndTypes() {
+        let filter = KeyFilter(include: [GlobPattern("a:*"), GlobPattern("b:*")], exclude: [GlobPattern("*:tmp")], types: [.hash])
+        #expect(filter.admits(Array("a:1".utf8)))
+        #expect(filter.admits(Array("b:1".utf8)))
+        #expect(!filter.admits(Array("c:1".utf8)))
+        #expect(!filter.admits(Array("a:tmp".utf8)))
+        #expect(filter.serverSidePattern == nil)
+        #expect(filter.admits(type: .hash) && !filter.admits(type: .string))
+    }
+
+    @Test func printsKeysLikeRedisCli() {
+        #expect([0x61, 0xFF, 0x0A, 0x22].printableKey == "\"a\\xff\\x0a\\\"\"")
+    }
+}
+
+@Suite struct DatabaseMappingTests {
+    @Test func parsesPrefixAndDatabaseRules() throws {
+        let mapping = try DatabaseMapping(arguments: ["3:db3:", "4=5", "6=0:six:"])
+        #expect(mapping.rule(for: 3) == .init(source: 3, target: 0, prefix: Array("db3:".utf8)))
+        #expect(mapping.rule(for: 4) == .init(source: 4, target: 5))
+        #expect(mapping.rule(for: 6) == .init(source: 6, target: 0, prefix: Array("six:".utf8)))
+        #expect(mapping.rule(for: 9) == .init(source: 9, target: 9))
+        #expect(mapping.map(Array("k".utf8), database: 3).key == Array("db3:k".utf8))
+    }
+
+    @Test(arguments: ["x:y", "3=", "-1:p", "3=a", "3:"])
+    func refusesMalformedRules(_ rule: String) {
+        #expect(throws: DatabaseMapping.InvalidMapping.self) { try DatabaseMapping(arguments: [rule]) }
+    }
+
+    @Test func refusesDatabasesAClusterCannotHold() throws {
+        let identity = DatabaseMapping()
+        #expect(throws: DatabaseMapping.InvalidMapping.self) { try identity.validate(sourceDatabases: [0, 3], targetIsCluster: true) }
+        try identity.validate(sourceDatabases: [0, 3], targetIsCluster: false)
+        try DatabaseMapping(arguments: ["3:db3:"]).validate(sourceDatabases: [0, 3], targetIsCluster: true)
+    }
+
+    @Test func refusesDatabasesSharingAPrefix() throws {
+        let same = try DatabaseMapping(arguments: ["1=0"])
+        #expect(throws: DatabaseMapping.InvalidMapping.self) { try same.validate(sourceDatabases: [0, 1], targetIsCluster: false) }
+        let samePrefix = try DatabaseMapping(arguments: ["1:p:", "2:p:"])
+        #expect(throws: DatabaseMapping.InvalidMapping.self) { try samePrefix.validate(sourceDatabases: [1, 2], targetIsCluster: true) }
+    }
+
+    @Test func findsKeysThatWouldLandAmongAnotherDatabasesKeys() throws {
+        let mapping = try DatabaseMapping(arguments: ["3:db3:", "4:a:", "5:a:b:"])
+        try mapping.validate(sourceDatabases: [0, 3, 4, 5], targetIsCluster: true)
+        #expect(mapping.collision(for: Array("db3:x".utf8), database: 0, sourceDatabases: [0, 3])?.source == 3)
+        #expect(mapping.collision(for: Array("user:1".utf8), database: 0, sourceDatabases: [0, 3]) == nil)
+        #expect(mapping.collision(for: Array("b:1".utf8), database: 4, sourceDatabases: [4, 5])?.source == 5)
+        #expect(mapping.collision(for: Array("x".utf8), database: 3, sourceDatabases: [0, 3]) == nil)
+    }
+
+    @Test func unmapsTargetKeysToTheirSource() throws {
+        let mapping = try DatabaseMapping(arguments: ["1:db1:"])
+        #expect(mapping.unmap(Array("db1:k".utf8), database: 0, sourceDatabases: [0, 1])! == (1, Array("k".utf8)))
+        #expect(mapping.unmap(Array("k".utf8), database: 0, sourceDatabases: [0, 1])! == (0, Array("k".utf8)))
+        #expect(mapping.unmap(Array("k".utf8), database: 0, sourceDatabases: [1]) == nil)
+    }
+}
+
+@Suite struct ValueTests {
+    @Test func writesChunksAsTypeCommands() {
+        let key = Array("k".utf8)
+        let zset = ValueChunk.zset([Array("m".utf8), Array("0.1".utf8)]).writeCommands(key: key, first: true)
+        #expect(zset.map(\.name) == ["DEL", "ZADD"])
+        #expect(zset[1].arguments == [Array("ZADD".utf8), key, Array("0.1".utf8), Array("m".utf8)])
+        #expect(ValueChunk.string([1]).writeCommands(key: key, first: true).map(\.name) == ["SET"])
+        #expect(ValueChunk.string([1]).writeCommands(key: key, first: false).map(\.name) == ["APPEND"])
+        #expect(ValueChunk.list([[1]]).writeCommands(key: key, first: false).map(\.name) == ["RPUSH"])
+        let stream = ValueChunk.stream([StreamEntry(id: Array("1-1".utf8), fields: [[1], [2]])]).writeCommands(key: key, first: true)
+        #expect(stream.map(\.name) == ["DEL", "XADD"])
+    }
+
+    @Test func decodesReadRepliesByType() throws {
+        let reply = RESPValue.array([.array([.bulk(Array("1-0".utf8)), .array([.bulk([102]), .bulk([118])])])])
+        #expect(try ValueChunk(reply: reply, type: .stream) == .stream([StreamEntry(id: Array("1-0".utf8), fields: [[102], [118]])]))
+        #expect(try ValueChunk(reply: .null, type: .string) == nil)
+        #expect(throws: ValueDecodingError.self) { try ValueChunk(reply: .integer(1), type: .list) }
+    }
+
+    @Test func digestsIgnoreOrderOnlyWhereRedisDoes() {
+        func digest(_ type: RedisType, _ chunks: [ValueChunk]) -> [UInt8] {
+            var digest = ValueDigest(type: type)
+            chunks.forEach { digest.add($0) }
+            return digest.finalize()
+        }
+        let a = Array("a".utf8), b = Array("b".utf8)
+        #expect(digest(.set, [.set([a, b])]) == digest(.set, [.set([b]), .set([a])]))
+        #expect(digest(.hash, [.hash([a, b, b, a])]) == digest(.hash, [.hash([b, a, a, b])]))
+        #expect(digest(.hash, [.hash([a, b])]) != digest(.hash, [.hash([b, a])]))
+        #expect(digest(.list, [.list([a, b])]) != digest(.list, [.list([b, a])]))
+        #expect(digest(.string, [.string(a + b)]) == digest(.string, [.string(a), .string(b)]))
+        // Scores compare as doubles however the server prints them.
+        #expect(digest(.zset, [.zset([a, Array("0.1".utf8)])]) == digest(.zset, [.zset([a, Array("0.10000000000000001".utf8)])]))
+        #expect(digest(.zset, [.zset([a, Array("0.1".utf8)])]) != digest(.zset, [.zset([a, Array("0.1000000000000001".utf8)])]))
+        #expect(digest(.list, [.list([a])]) != digest(.set, [.set([a])]))
+    }
+
+    @Test func recognisesPayloadsTheTargetCannotLoad() {
+        #expect(KeyCopyWriter.isIncompatiblePayload("ERR DUMP payload version or checksum are wrong"))
+        #expect(KeyCopyWriter.isIncompatiblePayload("ERR Bad data format"))
+        #expect(!KeyCopyWriter.isIncompatiblePayload("NOPERM this user has no permissions"))
+    }
+
+    @Test func parsesKeyspaceInfo() {
+        let info = "# Keyspace\r\ndb0:keys=12,expires=1,avg_ttl=0\r\ndb3:keys=5,expires=0,avg_ttl=0\r\n"
+        #expect(KeyspacePlan.parseKeyspace(info).map { [$0.0, $0.1] } == [[0, 12], [3, 5]])
+    }
+}
