@@ -18,7 +18,7 @@ struct ValueDigest: ~Copyable {
     mutating func add(_ chunk: ValueChunk) {
         switch chunk {
         case .string(let bytes):
-            ordered.update(bytes)
+            ordered.update(elements == 0 ? Self.withoutHyperLogLogCache(bytes) : bytes)
             elements += bytes.count
         case .list(let items):
             for item in items {
@@ -61,6 +61,15 @@ struct ValueDigest: ~Copyable {
         outer.update(ordered.finalize())
         outer.update(unordered.hex)
         return outer.finalize()
+    }
+
+    /// A HyperLogLog is a string whose bytes 8-15 cache its cardinality; PFCOUNT rewrites that cache without
+    /// changing the set it describes, so it is left out of the comparison.
+    static func withoutHyperLogLogCache(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count >= 16, bytes.starts(with: Array("HYLL".utf8)) else { return bytes }
+        var copy = bytes
+        for index in 8..<16 { copy[index] = 0 }
+        return copy
     }
 
     private static func pair(_ first: [UInt8], _ second: [UInt8]) -> [UInt8] {

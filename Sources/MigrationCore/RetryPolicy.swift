@@ -41,7 +41,8 @@ public struct RetryPolicy: Sendable {
     }
 }
 
-/// Limits a rate (items per second) shared by every task of a run: a token bucket with one second of burst.
+/// Limits a rate (items per second) shared by every task of a run: a token bucket that starts empty and holds
+/// at most one second's worth.
 public actor RateLimiter {
     private let perSecond: Double
     private var available: Double
@@ -51,7 +52,7 @@ public actor RateLimiter {
     public init(perSecond: Int) {
         precondition(perSecond > 0, "a rate limit is positive")
         self.perSecond = Double(perSecond)
-        self.available = Double(perSecond)
+        self.available = 0
         self.last = .now
     }
 

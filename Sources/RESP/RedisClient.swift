@@ -153,18 +153,21 @@ public final class RedisClient {
     private struct Pending {
         var index: Int
         var command: KeyedCommand
-        var askTarget: Endpoint?
+        /// Where a redirect sent the command; its key's slot owner when `nil`.
+        var destination: Endpoint?
+        /// Whether the command must be preceded by ASKING (an ASK redirect).
+        var asking = false
     }
 
     private func clusterPipeline(_ commands: [KeyedCommand]) async throws(RedisError) -> [RESPValue] {
         var replies = [RESPValue?](repeating: nil, count: commands.count)
-        var pending = commands.enumerated().map { Pending(index: $0.offset, command: $0.element, askTarget: nil) }
+        var pending = commands.enumerated().map { Pending(index: $0.offset, command: $0.element) }
         var attempt = 0
         var lastProblem = ""
         while !pending.isEmpty {
             var groups: [Endpoint: [Pending]] = [:]
             for item in pending {
-                groups[item.askTarget ?? route(item.command.key), default: []].append(item)
+                groups[item.destination ?? route(item.command.key), default: []].append(item)
             }
             pending.removeAll(keepingCapacity: true)
             var needsRefresh = false
@@ -173,7 +176,7 @@ public final class RedisClient {
                 var wire: [RESPCommand] = []
                 wire.reserveCapacity(items.count)
                 for item in items {
-                    if item.askTarget != nil { wire.append(RESPCommand("ASKING")) }
+                    if item.asking { wire.append(RESPCommand("ASKING")) }
                     wire.append(item.command.command)
                 }
                 let answers: [RESPValue]
@@ -185,29 +188,30 @@ public final class RedisClient {
                     lastProblem = error.description
                     needsRefresh = true
                     needsBackoff = true
-                    pending.append(contentsOf: items.map { Pending(index: $0.index, command: $0.command, askTarget: nil) })
+                    pending.append(contentsOf: items.map { Pending(index: $0.index, command: $0.command) })
                     continue
                 }
                 var position = 0
                 for item in items {
-                    if item.askTarget != nil { position += 1 }
+                    if item.asking { position += 1 }
                     let answer = answers[position]
                     position += 1
                     switch Redirect(answer) {
                     case .none:
                         replies[item.index] = answer
                     case .moved(let slot, let target):
-                        topology.assign(slot: slot, to: target)
                         if !topology.primaries.contains(target) { needsRefresh = true }
-                        pending.append(Pending(index: item.index, command: item.command, askTarget: nil))
+                        topology.assign(slot: slot, to: target)
+                        // Go where the server says, even if a refresh is still catching up with the move.
+                        pending.append(Pending(index: item.index, command: item.command, destination: target))
                         lastProblem = answer.errorMessage ?? ""
                     case .ask(let target):
-                        pending.append(Pending(index: item.index, command: item.command, askTarget: target))
+                        pending.append(Pending(index: item.index, command: item.command, destination: target, asking: true))
                         lastProblem = answer.errorMessage ?? ""
                     case .retryLater:
                         needsBackoff = true
                         needsRefresh = true
-                        pending.append(Pending(index: item.index, command: item.command, askTarget: nil))
+                        pending.append(Pending(index: item.index, command: item.command))
                         lastProblem = answer.errorMessage ?? ""
                     }
                 }

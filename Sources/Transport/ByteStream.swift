@@ -22,10 +22,12 @@ public final class ByteStream {
         self.endpoint = endpoint
         self.descriptor = try Socket.connect(to: endpoint, timeout: options.connectTimeout)
         do {
-            try Socket.setTimeouts(descriptor, io: options.ioTimeout)
             if let configuration = options.tls {
+                // The handshake is part of connecting: bound it by the connect timeout.
+                try Socket.setTimeouts(descriptor, io: options.connectTimeout)
                 tls = try TLSSession(descriptor: descriptor, endpoint: endpoint, configuration: configuration)
             }
+            try Socket.setTimeouts(descriptor, io: options.ioTimeout)
         } catch {
             Glibc.close(descriptor)
             throw error

@@ -46,10 +46,9 @@ final class TLSSession {
 
         ERR_clear_error()
         if SSL_connect(ssl) != 1 {
+            // Every stored property is set, so `deinit` frees the handles when this initializer throws.
             let verify = SSL_get_verify_result(ssl)
             let reason = Self.drainErrors()
-            SSL_free(ssl)
-            SSL_CTX_free(context)
             if configuration.verifyPeer && verify != X509_V_OK {
                 throw .certificateVerificationFailed(endpoint, reason: String(cString: X509_verify_cert_error_string(verify)))
             }

@@ -23,6 +23,7 @@ struct RedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Target") var target: TargetOptions
     @OptionGroup(title: "Keys") var selection: KeySelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     @Option(name: .customLong("mode"), help: "dump (DUMP/RESTORE with per-key fallback) or struct (type-based copy of every key).")
     var mode: RedisCopyOptions.Mode = .dump
@@ -49,8 +50,8 @@ struct RedisCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = RedisRunSettings(
-            source: try source.deployment(),
-            target: try target.deployment(),
+            source: try source.deployment(timeouts),
+            target: try target.deployment(timeouts),
             databases: selection.databases.isEmpty ? nil : selection.databases,
             batchSize: run.batch,
             concurrency: run.concurrency,
@@ -88,6 +89,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Target") var target: TargetOptions
     @OptionGroup(title: "Keys") var selection: KeySelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     @Option(name: .customLong("sample"), help: ArgumentHelp("Compare this many random keys in each direction instead of all.", valueName: "n"))
     var sample: Int?
@@ -103,8 +105,8 @@ struct VerifyRedisCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = RedisRunSettings(
-            source: try source.deployment(),
-            target: try target.deployment(),
+            source: try source.deployment(timeouts),
+            target: try target.deployment(timeouts),
             databases: selection.databases.isEmpty ? nil : selection.databases,
             batchSize: run.batch,
             concurrency: run.concurrency,

@@ -16,6 +16,7 @@ struct RedisSideOptions {
     var serverName: String?
     var insecureSkipVerify: Bool
     var mode: RedisTopologyMode
+    var timeouts: TimeoutOptions
 
     /// Builds the deployment; `role` is `source` or `target`, `fallbackURI` an environment default.
     func deployment(role: String, fallbackURI: String?) throws -> RedisDeployment {
@@ -57,7 +58,7 @@ struct RedisSideOptions {
             user: parsed.user,
             password: password,
             database: 0,
-            options: ConnectionOptions(tls: tls ? TLSConfiguration(
+            options: ConnectionOptions(connectTimeout: .seconds(timeouts.connect), ioTimeout: .seconds(timeouts.io), tls: tls ? TLSConfiguration(
                 caFile: caFile, certificateFile: certFile, privateKeyFile: keyFile,
                 serverName: serverName, verifyPeer: !insecureSkipVerify
             ) : nil)
@@ -88,9 +89,9 @@ struct SourceOptions: ParsableArguments {
     @Option(name: .customLong("source-topology"), help: "standalone, cluster, or auto (ask the server).")
     var mode: RedisTopologyMode = .automatic
 
-    func deployment() throws -> RedisDeployment {
+    func deployment(_ timeouts: TimeoutOptions) throws -> RedisDeployment {
         try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
-                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode)
+                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
             .deployment(role: "source", fallbackURI: ProcessInfo.processInfo.environment["REDIS_URI"])
     }
 }
@@ -114,10 +115,22 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("target-topology"), help: "standalone, cluster, or auto (ask the server).")
     var mode: RedisTopologyMode = .automatic
 
-    func deployment() throws -> RedisDeployment {
+    func deployment(_ timeouts: TimeoutOptions) throws -> RedisDeployment {
         try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
-                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode)
+                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
             .deployment(role: "target", fallbackURI: nil)
+    }
+}
+
+/// How long connecting and each read or write may take, for both sides.
+struct TimeoutOptions: ParsableArguments {
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed for DNS, TCP connect and the TLS handshake.", valueName: "seconds"))
+    var connect = 10
+    @Option(name: .customLong("io-timeout"), help: ArgumentHelp("Seconds one read or write may block before the connection counts as lost.", valueName: "seconds"))
+    var io = 60
+
+    func validate() throws {
+        guard connect > 0, io > 0 else { throw ValidationError("--connect-timeout and --io-timeout must be positive") }
     }
 }
 

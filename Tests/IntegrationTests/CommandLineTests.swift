@@ -104,7 +104,8 @@ extension Integration {
                 ("malformed URI", ["--source", "localhost:6379"], "is not a URI"),
             ]
             for testCase in cases {
-                let result = try await CLI.run(["redis", "--target", Servers.target, "--fresh", "--checkpoint-dir", checkpointDirectory()] + testCase.arguments)
+                let result = try await CLI.run(["redis", "--target", Servers.target, "--fresh", "--connect-timeout", "3",
+                                                "--checkpoint-dir", checkpointDirectory()] + testCase.arguments)
                 #expect(result.status != 0, "\(testCase.name): exit \(result.status)")
                 #expect(result.stderr.contains(testCase.expected), "\(testCase.name): \(result.stderr)")
                 #expect(!result.output.contains(wrongPassword), "\(testCase.name) leaked the password")
