@@ -21,6 +21,11 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
@@ -34,6 +39,14 @@ let package = Package(
         .target(name: "Transport", dependencies: ["COpenSSL", "BlockingIO"]),
         // RESP codec (hiredis), connections, pipelines, cluster routing.
         .target(name: "RESP", dependencies: ["CHiredis", "Transport", "BlockingIO"]),
+        // JSON values that keep integers and key order, a fast writer and a strict parser.
+        .target(name: "JSON"),
+        // HTTP/1.1 over the transport (TLS by OpenSSL), keep-alive.
+        .target(name: "HTTP", dependencies: ["Transport", "BlockingIO"]),
+        // Qdrant's REST API.
+        .target(name: "Qdrant", dependencies: ["HTTP", "JSON", "Transport"]),
+        // libpq connections, binary COPY, pgvector codecs.
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Transport", "BlockingIO"]),
         // Batching, checkpoints, checksums, progress, retries, reports: shared by every migration.
         .target(
             name: "MigrationCore",
@@ -52,10 +65,19 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `migrate vectors` and `migrate verify vectors`.
+        .target(
+            name: "VectorMigration",
+            dependencies: [
+                "Postgres", "Qdrant", "JSON", "MigrationCore", "Hashing", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "migrate",
             dependencies: [
-                "KeyMigration", "MigrationCore", "Transport", "RESP",
+                "KeyMigration", "VectorMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,6 +85,10 @@ let package = Package(
 
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
         .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),
         .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP"]),
         .testTarget(

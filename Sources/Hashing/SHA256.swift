@@ -69,3 +69,18 @@ extension Array where Element == UInt8 {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// One-shot digests other than SHA-256.
+public enum Digest {
+    /// The 20-byte SHA-1 of `bytes` (for name-based UUIDs, version 5; not for security).
+    public static func sha1(_ bytes: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 20)
+        var length: UInt32 = 0
+        bytes.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in
+                _ = EVP_Digest(input.baseAddress, input.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, EVP_sha1(), nil)
+            }
+        }
+        return output
+    }
+}

@@ -5,16 +5,6 @@ import MigrationCore
 import RESP
 import Transport
 
-/// What to do with a checkpoint left by an earlier run.
-public enum ResumePolicy: Sendable {
-    /// Continue from it (`--resume`); start new when there is none.
-    case resume
-    /// Discard it and start over (`--fresh`).
-    case fresh
-    /// Refuse to run while an unfinished one exists (the default, so nothing is redone or skipped by accident).
-    case refuseUnfinished
-}
-
 /// Settings shared by `migrate redis` and `migrate verify redis`.
 public struct RedisRunSettings: Sendable {
     /// The source deployment.
@@ -73,20 +63,9 @@ public struct RedisMigration: Sendable {
         let startedAt = Date()
         let plan = try await KeyspacePlan.make(settings: settings, mapping: options.mapping)
         let store = CheckpointStore(path: checkpointPath)
-        var checkpoint = Checkpoint(migration: "redis", fingerprint: fingerprint, startedAt: startedAt)
-        var resumed = false
-        if !options.dryRun, let existing = try await store.load() {
-            switch resumePolicy {
-            case .fresh:
-                break
-            case .resume:
-                guard existing.fingerprint == fingerprint else { throw CheckpointError.fingerprintMismatch(path: store.path) }
-                checkpoint = existing
-                resumed = true
-            case .refuseUnfinished:
-                if !existing.finished { throw CheckpointError.unfinishedRunExists(path: store.path) }
-            }
-        }
+        let (checkpoint, resumed) = options.dryRun
+            ? (Checkpoint(migration: "redis", fingerprint: fingerprint, startedAt: startedAt), false)
+            : try await store.begin(migration: "redis", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
 
         let progress = ProgressReporter(phase: options.dryRun ? "redis (dry run)" : "redis", unit: "keys", total: plan.estimatedKeys, style: settings.progressStyle)
         await progress.restore(done: checkpoint.tally["scanned"], bytes: checkpoint.tally["bytes"])

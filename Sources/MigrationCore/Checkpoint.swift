@@ -59,6 +59,16 @@ public struct Checkpoint: Sendable, Codable, Equatable {
     }
 }
 
+/// What to do with a checkpoint left by an earlier run.
+public enum ResumePolicy: Sendable {
+    /// Continue from it (`--resume`); start new when there is none.
+    case resume
+    /// Discard it and start over (`--fresh`).
+    case fresh
+    /// Refuse to run while an unfinished one exists (the default, so nothing is redone or skipped by accident).
+    case refuseUnfinished
+}
+
 /// Why a checkpoint could not be read or written.
 public enum CheckpointError: Error, Sendable, CustomStringConvertible {
     /// The file exists but is not a checkpoint of this tool.
@@ -130,10 +140,20 @@ public struct CheckpointStore: Sendable {
         try result.get()
     }
 
-    /// Deletes the file.
-    public func remove() async {
-        let path = self.path
-        await queue.run { try? FileManager.default.removeItem(atPath: path) }
+    /// The checkpoint a run starts from under `policy`, and whether it continues an earlier run.
+    public func begin(migration: String, fingerprint: String, policy: ResumePolicy, startedAt: Date = Date()) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
+        let fresh = Checkpoint(migration: migration, fingerprint: fingerprint, startedAt: startedAt)
+        guard let existing = try await load() else { return (fresh, false) }
+        switch policy {
+        case .fresh:
+            return (fresh, false)
+        case .resume:
+            guard existing.fingerprint == fingerprint else { throw .fingerprintMismatch(path: path) }
+            return (existing, true)
+        case .refuseUnfinished:
+            if !existing.finished { throw .unfinishedRunExists(path: path) }
+            return (fresh, false)
+        }
     }
 
     private static func writeAtomically(_ data: Data, to path: String) throws(CheckpointError) {

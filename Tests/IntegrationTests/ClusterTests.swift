@@ -146,3 +146,50 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Cluster {
+    @Test func replicaPromotedMidRunLosesNothing() async throws {
+        let url = Servers.value("REDIS_CLUSTER_REPLICAS_URL")
+        let source = try await Servers.client(Servers.source)
+        let cluster = try await Servers.client(url)
+        try await source.flushAll()
+        try await cluster.flushAll()
+        for start in stride(from: 0, to: 20_000, by: 1000) {
+            _ = try await source.pipeline((start..<(start + 1000)).map { KeyedCommand(key: nil, RESPCommand("SET", "f:\($0)", "\($0)")) })
+        }
+        // A replica of the primary that owns slot 0.
+        let shards = try await cluster.send(RESPCommand("CLUSTER", "SHARDS"))
+        let replica = try #require(shards.array?.lazy.compactMap { shard -> Endpoint? in
+            let fields = Self.fields(shard)
+            let slots = fields["slots"]?.array?.compactMap(\.integer) ?? []
+            guard slots.first == 0 else { return nil }
+            return fields["nodes"]?.array?.lazy.map(Self.fields).first { $0["role"]?.string == "replica" }
+                .flatMap { node in node["port"]?.integer.map { Endpoint(host: "127.0.0.1", port: Int($0)) } }
+        }.first)
+
+        let migration = RedisMigration(
+            settings: settings(source: Servers.deployment(Servers.source), target: Servers.deployment(url), batch: 200),
+            options: RedisCopyOptions(), rateLimit: 8000, checkpointDirectory: checkpointDirectory(), resumePolicy: .fresh)
+        let run = Task { try await migration.run() }
+        try await Task.sleep(for: .milliseconds(700))
+        let promoted = try await RedisConnection.connect(.init(endpoint: replica))
+        _ = try await promoted.request(RESPCommand("CLUSTER", "FAILOVER"))
+        let report = try await run.value
+        #expect(report.outcome == .succeeded, "\(report.rendered())")
+        let role = try await promoted.request(RESPCommand("ROLE")).array?.first?.string
+        #expect(role == "master", "the replica was not promoted during the run")
+        await promoted.close()
+        #expect(try await cluster.keyCount() == 20_000)
+        let verification = try await verify(Servers.deployment(Servers.source), Servers.deployment(url))
+        #expect(verification.outcome == .succeeded, "\(verification.rendered())")
+        await source.close()
+        await cluster.close()
+    }
+
+    static func fields(_ value: RESPValue) -> [String: RESPValue] {
+        guard let items = value.array else { return [:] }
+        return Dictionary(stride(from: 0, to: items.count - 1, by: 2).compactMap { index in
+            items[index].string.map { ($0, items[index + 1]) }
+        }, uniquingKeysWith: { first, _ in first })
+    }
+}

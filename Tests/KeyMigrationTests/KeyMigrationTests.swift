@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import KeyMigration
 @testable import RESP
@@ -140,5 +141,22 @@ import Testing
     @Test func parsesKeyspaceInfo() {
         let info = "# Keyspace\r\ndb0:keys=12,expires=1,avg_ttl=0\r\ndb3:keys=5,expires=0,avg_ttl=0\r\n"
         #expect(KeyspacePlan.parseKeyspace(info).map { [$0.0, $0.1] } == [[0, 12], [3, 5]])
+    }
+}
+
+@Suite struct MappingFileTests {
+    @Test func shippedDatabaseMappingLoads() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let mapping = try DatabaseMapping(yamlFile: repository.appendingPathComponent("mappings/redis-databases.yaml").path)
+        #expect(mapping.rule(for: 0) == .init(source: 0, target: 0))
+        #expect(mapping.rule(for: 1) == .init(source: 1, target: 0, prefix: Array("db1:".utf8)))
+        try mapping.validate(sourceDatabases: [0, 1, 2], targetIsCluster: true)
+    }
+
+    @Test func brokenMappingFilesNameTheProblem() throws {
+        let path = NSTemporaryDirectory() + "bad-mapping-\(UUID().uuidString).yaml"
+        try Data("databases:\n  one: {prefix: 1:}\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DatabaseMapping.InvalidMapping.self) { try DatabaseMapping(yamlFile: path) }
+        #expect(throws: DatabaseMapping.InvalidMapping.self) { try DatabaseMapping(yamlFile: "/nonexistent.yaml") }
     }
 }

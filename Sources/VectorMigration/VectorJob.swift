@@ -1,0 +1,294 @@
+import Hashing
+import JSON
+import Postgres
+import Qdrant
+
+/// `--shard i/N`: this process handles the rows whose key hashes to `i` modulo `N`.
+public struct Shard: Sendable, Hashable, CustomStringConvertible {
+    /// This shard, from 0.
+    public var index: Int
+    /// How many shards.
+    public var count: Int
+
+    /// Parses `i/N`.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count > 0, (0..<count).contains(index) else { return nil }
+        self.index = index
+        self.count = count
+    }
+
+    public var description: String { "\(index)/\(count)" }
+
+    /// Whether a point id (canonical text) belongs to this shard: the first 8 bytes of its SHA-256 modulo N.
+    func owns(_ canonicalID: String) -> Bool {
+        let digest = SHA256Hasher.hash(Array(canonicalID.utf8))
+        let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Int(value % UInt64(count)) == index
+    }
+}
+
+/// How one vector travels.
+struct VectorSpec: Sendable, Hashable {
+    /// The source column's position in the SELECT list (PostgreSQL), or the source vector's name (Qdrant).
+    var sourceIndex: Int
+    var sourceName: String
+    var sourceType: UInt32
+    /// The target vector's name.
+    var targetName: String?
+    var distance: String
+    /// Dense dimensions, if known; nil for sparse.
+    var dimensions: Int?
+    var sparse: Bool
+}
+
+/// How one payload field is filled.
+struct PayloadSpec: Sendable, Hashable {
+    var field: String
+    /// Position in the SELECT list (PostgreSQL), or the source payload field (Qdrant).
+    var sourceIndex: Int?
+    var sourceName: String?
+    var sourceType: UInt32
+    var conversion: CollectionMapping.PayloadField.Conversion?
+    var separator: String
+    var defaultValue: String?
+}
+
+/// Everything one partition needs: where it reads, how a row becomes a point, where it goes.
+struct VectorJob: Sendable {
+    enum SourceKind: Sendable {
+        case table(TableSchema)
+        case collection(String, CollectionInfo)
+    }
+
+    enum TargetKind: Sendable, Hashable {
+        case collection(String)
+        case table(schema: String, table: String)
+    }
+
+    var name: String
+    var mapping: CollectionMapping
+    var source: SourceKind
+    var target: TargetKind
+    var vectors: [VectorSpec]
+    var payload: [PayloadSpec]
+    var idRule: PointIDRule
+    /// SELECT-list positions of the key columns cast to text.
+    var keyIndices: [Int]
+    /// SELECT-list positions of the id columns cast to text.
+    var idIndices: [Int]
+    /// The SELECT list: every table column as it is, then `::text` casts.
+    var selectList: [String]
+    /// How many leading SELECT entries are the table's own columns.
+    var rawColumnCount: Int
+    /// The key columns' names.
+    var keyColumns: [String]
+    var shard: Shard?
+    var types: PostgresTypes
+
+    var sourceDisplay: String {
+        switch source {
+        case .table(let schema): return schema.qualifiedName
+        case .collection(let name, _): return "collection \(name)"
+        }
+    }
+
+    var targetDisplay: String {
+        switch target {
+        case .collection(let name): return "collection \(name)"
+        case .table(let schema, let table): return "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
+        }
+    }
+
+    /// A job for a PostgreSQL table.
+    static func forTable(_ schema: TableSchema, mapping: CollectionMapping, target: TargetKind, shard: Shard?) throws -> VectorJob {
+        var selectList = schema.columns.map { quoteIdentifier($0.name) }
+        var textIndex: [String: Int] = [:]
+        func textColumn(_ name: String) throws -> Int {
+            guard schema.column(name) != nil else { throw VectorMigrationError.missingColumn(name, table: schema.qualifiedName) }
+            if let index = textIndex[name] { return index }
+            selectList.append("\(quoteIdentifier(name))::text")
+            textIndex[name] = selectList.count - 1
+            return selectList.count - 1
+        }
+
+        let keyColumns = mapping.key ?? schema.primaryKey
+        guard !keyColumns.isEmpty else {
+            throw VectorMigrationError.unsupported("table \(schema.qualifiedName) has no primary key: name its key columns in a mapping (key: [workspace, id]) so rows can be resumed and never collapse into one point")
+        }
+        let keyIndices = try keyColumns.map(textColumn)
+        let idColumns = mapping.idColumns ?? keyColumns
+        let idIndices = try idColumns.map(textColumn)
+
+        let vectorFields = mapping.vectors ?? schema.columns.filter { schema.types.isVector($0.type) }.map {
+            CollectionMapping.VectorField(column: $0.name)
+        }
+        guard !vectorFields.isEmpty else { throw VectorMigrationError.noVectorColumn(schema.qualifiedName) }
+        let unnamed = vectorFields.count == 1
+        let vectors = try vectorFields.map { field -> VectorSpec in
+            guard let (index, column) = schema.column(field.column) else {
+                throw VectorMigrationError.missingColumn(field.column, table: schema.qualifiedName)
+            }
+            let isArray = [UInt32(1021), 1022].contains(column.type)
+            guard schema.types.isVector(column.type) || isArray else {
+                throw VectorMigrationError.unsupported("column \(field.column) of \(schema.qualifiedName) is \(column.typeName), not a vector, halfvec, sparsevec or float array")
+            }
+            return VectorSpec(sourceIndex: index, sourceName: column.name, sourceType: column.type,
+                              targetName: field.name ?? (unnamed ? nil : column.name), distance: field.distance ?? "Cosine",
+                              dimensions: column.dimensions, sparse: column.type == schema.types.sparsevec)
+        }
+
+        let vectorColumns = Set(vectors.map(\.sourceName))
+        let fields = mapping.payload ?? schema.columns.filter { !vectorColumns.contains($0.name) }.map {
+            CollectionMapping.PayloadField(field: $0.name, column: $0.name)
+        }
+        let payload = try fields.map { field -> PayloadSpec in
+            guard let name = field.column else {
+                return PayloadSpec(field: field.field, sourceIndex: nil, sourceName: nil, sourceType: 0, conversion: nil,
+                                   separator: "", defaultValue: field.default)
+            }
+            guard let (index, column) = schema.column(name) else { throw VectorMigrationError.missingColumn(name, table: schema.qualifiedName) }
+            if schema.types.decodes(column.type) && field.as != .text {
+                return PayloadSpec(field: field.field, sourceIndex: index, sourceName: name, sourceType: column.type,
+                                   conversion: field.as, separator: field.separator ?? ",", defaultValue: field.default)
+            }
+            // Types without a binary decoder (numeric, intervals, enums, …) travel as their text form.
+            return PayloadSpec(field: field.field, sourceIndex: try textColumn(name), sourceName: name, sourceType: PostgresTypes.text,
+                               conversion: field.as == .text ? nil : field.as, separator: field.separator ?? ",", defaultValue: field.default)
+        }
+        let rule = mapping.id ?? Self.defaultRule(schema: schema, keyColumns: keyColumns)
+        return VectorJob(name: mapping.name, mapping: mapping, source: .table(schema), target: target, vectors: vectors,
+                         payload: payload, idRule: rule, keyIndices: keyIndices, idIndices: idIndices, selectList: selectList,
+                         rawColumnCount: schema.columns.count, keyColumns: keyColumns, shard: shard, types: schema.types)
+    }
+
+    /// A job for a Qdrant collection: ids, vectors and payload as they are, unless the mapping renames fields.
+    static func forCollection(_ name: String, info: CollectionInfo, mapping: CollectionMapping, target: TargetKind, shard: Shard?) throws -> VectorJob {
+        let vectors = info.vectors.map { space in
+            VectorSpec(sourceIndex: 0, sourceName: space.name ?? "", sourceType: 0, targetName: space.name, distance: space.distance,
+                       dimensions: space.sparse ? nil : space.size, sparse: space.sparse)
+        }
+        let payload = (mapping.payload ?? []).map { field in
+            PayloadSpec(field: field.field, sourceIndex: nil, sourceName: field.column, sourceType: 0, conversion: field.as,
+                        separator: field.separator ?? ",", defaultValue: field.default)
+        }
+        return VectorJob(name: mapping.name, mapping: mapping, source: .collection(name, info), target: target, vectors: vectors,
+                         payload: payload, idRule: .keep, keyIndices: [], idIndices: [], selectList: [], rawColumnCount: 0,
+                         keyColumns: ["id"], shard: shard, types: PostgresTypes())
+    }
+
+    private static func defaultRule(schema: TableSchema, keyColumns: [String]) -> PointIDRule {
+        guard keyColumns.count == 1, let column = schema.column(keyColumns[0])?.column else { return .uuid5 }
+        return [PostgresTypes.int2, PostgresTypes.int4, PostgresTypes.int8, PostgresTypes.uuid].contains(column.type) ? .keep : .uuid5
+    }
+
+    // MARK: Rows to records
+
+    /// Builds the record for one row of the SELECT list.
+    func record(fromRow fields: [[UInt8]?]) throws -> VectorRecord {
+        let key = keyIndices.map { fields[$0].map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        let id = try idRule.pointID(for: idIndices.map { fields[$0].map { String(decoding: $0, as: UTF8.self) } ?? "" })
+        var vectors: [(name: String?, data: VectorData)] = []
+        for spec in self.vectors {
+            guard let raw = fields[spec.sourceIndex] else {
+                throw InvalidRecord(key: key, reason: "vector column \(spec.sourceName) is NULL; Qdrant needs every vector of a point (exclude such rows, or map the column as optional)")
+            }
+            let data: VectorData
+            switch try PostgresBinary.decode(raw, type: spec.sourceType, types: types) {
+            case .vector(let values): data = .dense(values)
+            case .sparseVector(_, let indices, let values): data = .sparse(indices: indices.map { UInt32(bitPattern: $0) }, values: values)
+            case .array(let items): data = .dense(items.map { item -> Float in
+                if case .double(let value) = item { return Float(value) }
+                return .nan
+            })
+            default: throw InvalidRecord(key: key, reason: "column \(spec.sourceName) is not a vector")
+            }
+            if let expected = spec.dimensions, let actual = data.dimensions, expected != actual {
+                throw InvalidRecord(key: key, reason: "vector \(spec.sourceName) has \(actual) dimensions, the column declares \(expected)")
+            }
+            vectors.append((spec.targetName, data))
+        }
+        var payload: [(String, JSONValue)] = []
+        payload.reserveCapacity(self.payload.count)
+        for spec in self.payload {
+            var value: JSONValue = .null
+            if let index = spec.sourceIndex, let raw = fields[index] {
+                let decoded = try PostgresBinary.decode(raw, type: spec.sourceType, types: types)
+                value = try convert(decoded, spec: spec, key: key)
+            }
+            if let fallback = spec.defaultValue, value.isNull || value.string == "" {
+                value = .string(fallback)
+            }
+            payload.append((spec.field, value))
+        }
+        let record = VectorRecord(key: key, id: id, vectors: vectors, payload: payload,
+                                  rawFields: target.isTable ? Array(fields.prefix(rawColumnCount)) : nil)
+        try record.checkFinite()
+        return record
+    }
+
+    private func convert(_ value: PostgresValue, spec: PayloadSpec, key: [String]) throws -> JSONValue {
+        switch spec.conversion {
+        case .epoch?:
+            guard let seconds = value.unixSeconds else { return try PayloadConversion.json(value, key: key, column: spec.sourceName ?? "") }
+            return .int(seconds)
+        case .joined?:
+            if case .array(let items) = value {
+                return .string(try items.map { item -> String in
+                    let json = try PayloadConversion.json(item, key: key, column: spec.sourceName ?? "")
+                    return json.string ?? JSONWriter.text(json)
+                }.joined(separator: spec.separator))
+            }
+            return try PayloadConversion.json(value, key: key, column: spec.sourceName ?? "")
+        case .text?, nil:
+            return try PayloadConversion.json(value, key: key, column: spec.sourceName ?? "")
+        }
+    }
+
+    /// Builds the record for one Qdrant point, renaming payload fields as the mapping says.
+    func record(fromPoint point: JSONValue) throws -> VectorRecord {
+        try Self.record(fromPoint: point, payloadSpecs: payload)
+    }
+
+    /// Builds the record for one Qdrant point; with no `payloadSpecs`, the payload as it is.
+    static func record(fromPoint point: JSONValue, payloadSpecs: [PayloadSpec]) throws -> VectorRecord {
+        guard let id = point["id"] else { throw InvalidRecord(key: [], reason: "a point without an id") }
+        let key = [UUIDText.canonical(id)]
+        var vectors: [(name: String?, data: VectorData)] = []
+        func vector(_ value: JSONValue) throws -> VectorData {
+            if let values = value.array {
+                return .dense(values.map { Float($0.double ?? .nan) })
+            }
+            if let indices = value["indices"]?.array, let values = value["values"]?.array {
+                return .sparse(indices: indices.map { UInt32($0.int ?? 0) }, values: values.map { Float($0.double ?? .nan) })
+            }
+            throw InvalidRecord(key: key, reason: "unsupported vector shape (multivectors are not migrated yet)")
+        }
+        switch point["vector"] {
+        case .array?:
+            vectors.append((nil, try vector(point["vector"]!)))
+        case .object(let named)?:
+            for (name, value) in named { vectors.append((name, try vector(value))) }
+        default:
+            break
+        }
+        var payload = point["payload"]?.object ?? []
+        if !payloadSpecs.isEmpty {
+            payload = payloadSpecs.map { spec in
+                var value = spec.sourceName.flatMap { point["payload"]?[$0] } ?? .null
+                if let fallback = spec.defaultValue, value.isNull { value = .string(fallback) }
+                return (spec.field, value)
+            }
+        }
+        let record = VectorRecord(key: key, id: id, vectors: vectors, payload: payload, rawFields: nil)
+        try record.checkFinite()
+        return record
+    }
+}
+
+extension VectorJob.TargetKind {
+    var isTable: Bool {
+        if case .table = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Hashing
+import JSON
+import MigrationCore
+import Postgres
+import Qdrant
+
+/// `migrate vectors`: copies pgvector tables or Qdrant collections into Qdrant or pgvector, resumably.
+public struct VectorMigration: Sendable {
+    /// Stores, mappings, batching.
+    public var settings: VectorRunSettings
+    /// Where checkpoints are kept.
+    public var checkpointDirectory: String
+    /// What to do with an earlier checkpoint.
+    public var resumePolicy: ResumePolicy
+    /// Read, check and count; write nothing.
+    public var dryRun: Bool
+
+    /// Creates a migration.
+    public init(settings: VectorRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy, dryRun: Bool) {
+        self.settings = settings
+        self.checkpointDirectory = checkpointDirectory
+        self.resumePolicy = resumePolicy
+        self.dryRun = dryRun
+    }
+
+    /// Runs the migration. Everything that can be checked before writing (connections, tables, columns,
+    /// dimensions, distances) is thrown before the first write; a failure during the copy returns a report
+    /// with outcome `failed` and keeps the checkpoint.
+    public func run() async throws -> MigrationReport {
+        let startedAt = Date()
+        let plan = try await VectorPlan.make(settings, prepareTargets: !dryRun)
+        let fingerprint = Self.fingerprint(settings, jobs: plan.jobs)
+        let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("vectors-\(fingerprint.prefix(16)).json"))
+        let (checkpoint, resumed) = dryRun
+            ? (Checkpoint(migration: "vectors", fingerprint: fingerprint, startedAt: startedAt), false)
+            : try await store.begin(migration: "vectors", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
+
+        let progress = ProgressReporter(phase: dryRun ? "vectors (dry run)" : "vectors", unit: "rows", total: plan.estimatedRows, style: settings.progressStyle)
+        await progress.restore(done: checkpoint.tally["read"], bytes: checkpoint.tally["bytes"])
+        await progress.start()
+        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient), logger: settings.logger)
+        let jobs = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.name, $0) })
+        let settings = self.settings
+        let targetTables = plan.targetTables
+        let dryRun = self.dryRun
+
+        var outcome: MigrationReport.Outcome = dryRun ? .dryRun : .succeeded
+        var problems = plan.notes
+        var final = checkpoint
+        do {
+            let result = try await runner.run(
+                partitions: plan.jobs.map { PartitionPlan(name: $0.name, initialPosition: "") },
+                checkpoint: checkpoint,
+                store: dryRun ? nil : store,
+                progress: progress,
+                makeReader: { name, position in try await openReader(jobs[name]!, settings: settings, position: position) },
+                makeWriter: { VectorSink(settings: settings, jobs: jobs, targetTables: targetTables, dryRun: dryRun) }
+            )
+            final = result.checkpoint
+            problems += result.problems
+        } catch {
+            outcome = .failed
+            problems.insert("\(error)", at: 0)
+            final = (try? await store.load()) ?? checkpoint
+        }
+        await progress.finish()
+        return MigrationReport(
+            command: dryRun ? "migrate vectors --dry-run" : "migrate vectors",
+            source: settings.source.displayName, target: settings.target.displayName, outcome: outcome,
+            startedAt: startedAt, resumed: resumed,
+            totals: final.tally.excluding(["collection ", "table ", "tenant "]), checksum: final.checksum,
+            sections: Self.sections(final, jobs: plan.jobs), problems: problems,
+            checkpoint: dryRun ? nil : store.path
+        )
+    }
+
+    static func fingerprint(_ settings: VectorRunSettings, jobs: [VectorJob]) -> String {
+        var hasher = SHA256Hasher()
+        for part in [settings.source.displayName, settings.target.displayName, settings.shard?.description ?? "all"]
+            + jobs.map({ "\($0.name)>\($0.targetDisplay):\($0.idRule.rawValue)" }) {
+            hasher.update(length: part.utf8.count)
+            hasher.update(part)
+        }
+        return hasher.finalize().hexString
+    }
+
+    static func sections(_ checkpoint: Checkpoint, jobs: [VectorJob]) -> [MigrationReport.Section] {
+        let rows = jobs.map { job -> [String] in
+            let state = checkpoint.partitions[job.name]
+            return [job.sourceDisplay, job.targetDisplay, job.idRule.rawValue, Format.count(state?.tally["written"] ?? 0),
+                    state?.finished == true ? "done" : "after key \(state?.position ?? "")"]
+        }
+        let tenants = checkpoint.tally.counts.keys.filter { $0.hasPrefix("tenant ") }.sorted().map { key -> [String] in
+            let parts = key.dropFirst("tenant ".count).split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+            return [parts.first ?? "", parts.count > 1 ? parts[1] : "", Format.count(checkpoint.tally[key])]
+        }
+        return [
+            .init(title: "tables and collections", columns: ["source", "target", "ids", "written", "state"], rows: rows),
+            .init(title: "points per tenant", columns: ["mapping", "tenant", "points"], rows: tenants),
+        ]
+    }
+}
+
+/// Opens the reader for one job from a checkpoint position.
+func openReader(_ job: VectorJob, settings: VectorRunSettings, position: String) async throws -> VectorReader {
+    switch (settings.source, job.source) {
+    case (.postgres(let configuration, _, _), .table):
+        let connection = try await PostgresConnection.connect(configuration)
+        return .table(TableReader(connection: connection, job: job, batchSize: settings.batchSize, position: position))
+    case (.qdrant(let configuration), .collection(let name, _)):
+        return .collection(CollectionReader(client: QdrantClient(configuration), job: job, collection: name, batchSize: settings.batchSize, position: position))
+    default:
+        preconditionFailure("a job's source matches the run's source")
+    }
+}
+
+/// Either reader, as one type for the pipeline.
+enum VectorReader: BatchReader {
+    case table(TableReader)
+    case collection(CollectionReader)
+
+    mutating func next() async throws -> ReadBatch<VectorRecord> {
+        switch self {
+        case .table(var reader):
+            let batch = try await reader.next()
+            self = .table(reader)
+            return batch
+        case .collection(var reader):
+            let batch = try await reader.next()
+            self = .collection(reader)
+            return batch
+        }
+    }
+}
+
+/// Writes to whichever target the run has (or, in a dry run, only counts).
+struct VectorSink: BatchWriter {
+    private var qdrant: CollectionWriter?
+    private var postgres: TableWriter?
+    private let dryRun: Bool
+
+    init(settings: VectorRunSettings, jobs: [String: VectorJob], targetTables: [String: TargetTable], dryRun: Bool) {
+        self.dryRun = dryRun
+        switch settings.target {
+        case .qdrant(let configuration):
+            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes)
+        case .postgres(let configuration, _, _):
+            postgres = TableWriter(configuration: configuration, jobs: jobs, targets: targetTables)
+        }
+    }
+
+    mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
+        var outcome: BatchOutcome
+        if dryRun {
+            outcome = BatchOutcome(units: records.count)
+            for record in records { outcome.checksum.add(record: record.canonicalRecord) }
+        } else if var writer = qdrant {
+            outcome = try await writer.write(records, partition: partition)
+            qdrant = writer
+        } else if var writer = postgres {
+            outcome = try await writer.write(records, partition: partition)
+            postgres = writer
+        } else {
+            outcome = BatchOutcome()
+        }
+        outcome.tally.add("read", records.count)
+        outcome.tally.add("written", dryRun ? 0 : records.count)
+        return outcome
+    }
+
+    mutating func reset() async {
+        await qdrant?.reset()
+        await postgres?.reset()
+    }
+}
+
+/// Which errors a retry can fix: lost connections, timeouts, Qdrant 5xx/429, PostgreSQL serialization failures.
+@Sendable func isTransient(_ error: any Error) -> Bool {
+    switch error {
+    case let error as QdrantError: return error.isTransient
+    case let error as PostgresError: return error.isTransient
+    default: return false
+    }
+}

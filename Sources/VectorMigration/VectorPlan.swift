@@ -1,0 +1,378 @@
+import Foundation
+import JSON
+import Logging
+import MigrationCore
+import Postgres
+import Qdrant
+import Transport
+
+/// A vector store: PostgreSQL with pgvector, or Qdrant over HTTP(S).
+public enum VectorStore: Sendable {
+    case postgres(PostgresConfiguration, schema: String, displayName: String)
+    case qdrant(QdrantConfiguration)
+
+    /// The store as it may be shown (no secrets).
+    public var displayName: String {
+        switch self {
+        case .postgres(_, _, let name): return name
+        case .qdrant(let configuration): return configuration.displayName
+        }
+    }
+}
+
+/// What `migrate vectors` and `migrate verify vectors` read and write.
+public struct VectorRunSettings: Sendable {
+    /// The source store.
+    public var source: VectorStore
+    /// The target store.
+    public var target: VectorStore
+    /// Mappings (from `--mapping`); `nil` for the generic default.
+    public var mappings: [CollectionMapping]?
+    /// With no mapping: the source tables or collections (all with vectors when empty).
+    public var sourceNames: [String]
+    /// With no mapping and one source: the target's name (else the source's own).
+    public var targetName: String?
+    /// Rows or points per batch.
+    public var batchSize: Int
+    /// Concurrent writers.
+    public var concurrency: Int
+    /// This process's share of the source.
+    public var shard: Shard?
+    /// Create missing target tables (PostgreSQL targets).
+    public var createTables: Bool
+    /// The largest upsert request, in bytes (Qdrant refuses over 32 MiB).
+    public var maxRequestBytes: Int
+    /// How progress is shown.
+    public var progressStyle: ProgressStyle
+    /// Where warnings go.
+    public var logger: Logger
+
+    /// Creates settings.
+    public init(source: VectorStore, target: VectorStore, mappings: [CollectionMapping]?, sourceNames: [String], targetName: String?,
+                batchSize: Int, concurrency: Int, shard: Shard?, createTables: Bool, maxRequestBytes: Int = 30 << 20,
+                progressStyle: ProgressStyle, logger: Logger) {
+        self.source = source
+        self.target = target
+        self.mappings = mappings
+        self.sourceNames = sourceNames
+        self.targetName = targetName
+        self.batchSize = batchSize
+        self.concurrency = concurrency
+        self.shard = shard
+        self.createTables = createTables
+        self.maxRequestBytes = maxRequestBytes
+        self.progressStyle = progressStyle
+        self.logger = logger
+    }
+}
+
+/// The jobs of a run, with their target tables and row estimates, after every check that can fail before
+/// anything is written: tables and columns exist, dimensions and distances match, no NaN in float arrays.
+struct VectorPlan {
+    var jobs: [VectorJob]
+    var targetTables: [String: TargetTable]
+    var estimatedRows: Int
+    var notes: [String]
+
+    static func make(_ settings: VectorRunSettings, prepareTargets: Bool) async throws -> VectorPlan {
+        var notes: [String] = []
+        var jobs: [VectorJob] = []
+        switch settings.source {
+        case .postgres(let configuration, let schemaName, _):
+            (jobs, notes) = try await withConnection(configuration) { connection in
+                var jobs: [VectorJob] = []
+                var notes: [String] = []
+                let tables = try await TableSchema.tables(connection, schema: schemaName)
+                for mapping in try await mappings(settings, existing: tables, notes: &notes, connection: connection, schemaName: schemaName) {
+                    guard let table = mapping.source.table else { continue }
+                    let schema = try await TableSchema.load(connection, schema: mapping.source.schema ?? schemaName, table: table)
+                    jobs.append(try VectorJob.forTable(schema, mapping: mapping, target: target(for: mapping, settings: settings), shard: settings.shard))
+                }
+                return (jobs, notes)
+            }
+        case .qdrant(let configuration):
+            let client = QdrantClient(configuration)
+            let collections = try await client.collectionNames()
+            for mapping in try await mappings(settings, existing: collections, notes: &notes, connection: nil, schemaName: "") {
+                guard let name = mapping.source.collection, let info = try await client.collection(name) else { continue }
+                jobs.append(try VectorJob.forCollection(name, info: info, mapping: mapping, target: target(for: mapping, settings: settings), shard: settings.shard))
+            }
+            await client.close()
+        }
+        guard !jobs.isEmpty else {
+            throw VectorMigrationError.noMatchingSources("nothing to migrate in \(settings.source.displayName): " +
+                (notes.isEmpty ? "no table or collection with vectors" : notes.joined(separator: "; ")))
+        }
+        jobs = try await probeDimensions(jobs, settings: settings)
+        var targetTables: [String: TargetTable] = [:]
+        if prepareTargets {
+            targetTables = try await prepare(jobs, settings: settings)
+        }
+        let estimate = try await estimate(jobs, settings: settings)
+        return VectorPlan(jobs: jobs, targetTables: targetTables, estimatedRows: estimate, notes: notes)
+    }
+
+    /// The mappings that apply: the file's, with `{suffix}` expanded over what exists, or one generic mapping
+    /// per source table/collection.
+    private static func mappings(_ settings: VectorRunSettings, existing: [String], notes: inout [String],
+                                 connection: PostgresConnection?, schemaName: String) async throws -> [CollectionMapping] {
+        let isTableSource = connection != nil
+        if let mappings = settings.mappings {
+            var resolved: [CollectionMapping] = []
+            for mapping in mappings {
+                guard let pattern = isTableSource ? mapping.source.table : mapping.source.collection else { continue }
+                let suffixes = CollectionMapping.suffixes(of: pattern, in: existing)
+                if suffixes.isEmpty { notes.append("mapping '\(mapping.name)': no source named like '\(pattern)'") }
+                resolved += suffixes.map(mapping.resolved(suffix:))
+            }
+            return resolved
+        }
+        var names = settings.sourceNames
+        if names.isEmpty, let connection {
+            let types = try await TableSchema.loadTypes(connection)
+            for table in existing {
+                let schema = try await TableSchema.load(connection, schema: schemaName, table: table)
+                if schema.columns.contains(where: { types.isVector($0.type) }) { names.append(table) }
+            }
+        } else if names.isEmpty {
+            names = existing
+        }
+        for name in names where !existing.contains(name) {
+            if isTableSource {
+                throw VectorMigrationError.missingTable("\(schemaName).\(name)", database: settings.source.displayName)
+            }
+            throw VectorMigrationError.missingCollection(name)
+        }
+        if settings.targetName != nil && names.count > 1 {
+            throw VectorMigrationError.unsupported("--target-name needs exactly one source table or collection; \(names.count) were found")
+        }
+        return names.map { name in
+            let target = settings.targetName ?? name
+            return CollectionMapping(name: name,
+                                     source: isTableSource ? .init(table: name) : .init(collection: name),
+                                     target: { if case .qdrant = settings.target { return .init(collection: target) } else { return .init(table: target) } }())
+        }
+    }
+
+    private static func target(for mapping: CollectionMapping, settings: VectorRunSettings) throws -> VectorJob.TargetKind {
+        switch settings.target {
+        case .qdrant:
+            guard let collection = mapping.target.collection else {
+                throw VectorMigrationError.unsupported("mapping '\(mapping.name)' names a target table but the target is Qdrant: give target.collection")
+            }
+            return .collection(collection)
+        case .postgres(_, let schema, _):
+            guard let table = mapping.target.table ?? mapping.target.collection else {
+                throw VectorMigrationError.unsupported("mapping '\(mapping.name)' has no target")
+            }
+            return .table(schema: schema, table: table)
+        }
+    }
+
+    /// Fills in dimensions the catalog does not declare (an unconstrained `vector` column) from the first row,
+    /// and refuses float-array vectors that hold NaN or infinities, naming the first such row.
+    private static func probeDimensions(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> [VectorJob] {
+        guard case .postgres(let configuration, _, _) = settings.source else { return jobs }
+        return try await withConnection(configuration) { connection in
+        var result: [VectorJob] = []
+        for var job in jobs {
+            guard case .table(let schema) = job.source else { continue }
+            for index in job.vectors.indices where !job.vectors[index].sparse {
+                let column = quoteIdentifier(job.vectors[index].sourceName)
+                let isArray = [UInt32(1021), 1022].contains(job.vectors[index].sourceType)
+                if isArray {
+                    let keys = job.keyColumns.map { "\(quoteIdentifier($0))::text" }.joined(separator: " || ', ' || ")
+                    let bad = try await connection.query("""
+                        SELECT \(keys) FROM \(schema.qualifiedName)
+                        WHERE EXISTS (SELECT 1 FROM unnest(\(column)) AS v WHERE v::float8 = 'NaN'::float8 OR v::float8 IN ('Infinity'::float8, '-Infinity'::float8))
+                        LIMIT 1
+                        """)
+                    if let key = bad.rows.first.flatMap({ _ in bad.text(0, 0) }) {
+                        throw InvalidRecord(key: [key], reason: "\(job.vectors[index].sourceName) in \(schema.qualifiedName) holds NaN or an infinity; Qdrant accepts finite numbers only. Fix or exclude the row.")
+                    }
+                }
+                guard job.vectors[index].dimensions == nil else { continue }
+                let dimension = isArray ? "cardinality(\(column))" : "vector_dims(\(column))"
+                let rows = try await connection.query("SELECT \(dimension)::int8 FROM \(schema.qualifiedName) WHERE \(column) IS NOT NULL LIMIT 1")
+                if let field = rows.rows.first?[0], case .int(let value) = try PostgresBinary.decode(field, type: PostgresTypes.int8, types: PostgresTypes()) {
+                    job.vectors[index].dimensions = Int(value)
+                }
+            }
+            result.append(job)
+        }
+        return result
+        }
+    }
+
+    private static func estimate(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> Int {
+        var total = 0
+        switch settings.source {
+        case .postgres(let configuration, _, _):
+            total = try await withConnection(configuration) { connection in
+                var total = 0
+                for job in jobs {
+                    guard case .table(let schema) = job.source else { continue }
+                    total += try await countRows(connection, schema.qualifiedName) / (job.shard?.count ?? 1)
+                }
+                return total
+            }
+        case .qdrant(let configuration):
+            let client = QdrantClient(configuration)
+            for job in jobs {
+                guard case .collection(let name, _) = job.source else { continue }
+                total += try await client.count(name) / (job.shard?.count ?? 1)
+            }
+            await client.close()
+        }
+        return total
+    }
+
+    // MARK: Targets
+
+    /// Creates or checks every target; returns the PostgreSQL target tables by job.
+    private static func prepare(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> [String: TargetTable] {
+        switch settings.target {
+        case .qdrant(let configuration):
+            let client = QdrantClient(configuration)
+            for job in jobs {
+                guard case .collection(let name) = job.target else { continue }
+                try await prepareCollection(name, for: job, client: client)
+            }
+            await client.close()
+            return [:]
+        case .postgres(let configuration, _, _):
+            return try await withConnection(configuration) { connection in
+                var tables: [String: TargetTable] = [:]
+                for job in jobs {
+                    guard case .table(let schema, let table) = job.target else { continue }
+                    tables[job.name] = try await prepareTable(schema: schema, table: table, for: job, connection: connection, create: settings.createTables)
+                }
+                return tables
+            }
+        }
+    }
+
+    private static func prepareCollection(_ name: String, for job: VectorJob, client: QdrantClient) async throws {
+        if let info = try await client.collection(name) {
+            for spec in job.vectors {
+                guard let space = info.vectors.first(where: { $0.name == spec.targetName && $0.sparse == spec.sparse }) else {
+                    throw VectorMigrationError.unsupported("collection \(name) has no \(spec.sparse ? "sparse " : "")vector named '\(spec.targetName ?? "(unnamed)")'; its vectors are \(info.vectors.map { $0.name ?? "(unnamed)" }.joined(separator: ", ")). Fix the mapping's vector names.")
+                }
+                if let dimensions = spec.dimensions, !space.sparse, space.size != dimensions {
+                    throw VectorMigrationError.dimensionMismatch(source: "\(job.sourceDisplay).\(spec.sourceName)", sourceDimensions: dimensions,
+                                                                 target: "collection \(name)", targetDimensions: space.size)
+                }
+                if !space.sparse, space.distance.lowercased() != spec.distance.lowercased() {
+                    throw VectorMigrationError.distanceMismatch(target: "collection \(name)", expected: spec.distance, actual: space.distance)
+                }
+            }
+        } else {
+            try await client.createCollection(name, body: collectionBody(for: job))
+        }
+        var indexes: [(String, JSONValue)] = []
+        if let tenant = job.mapping.tenant {
+            indexes.append((tenant, .object([("type", .string("keyword")), ("is_tenant", .bool(true))])))
+        }
+        if case .collection(_, let info) = job.source {
+            for (field, schema) in info.payloadSchema where field != job.mapping.tenant {
+                var params: [(String, JSONValue)] = [("type", schema["data_type"] ?? .string("keyword"))]
+                for (key, value) in schema["params"]?.object ?? [] where key != "type" { params.append((key, value)) }
+                indexes.append((field, .object(params)))
+            }
+        }
+        for (field, schema) in indexes {
+            try await client.createPayloadIndex(name, field: field, schema: schema)
+        }
+    }
+
+    /// The body of `PUT /collections/{name}`: vectors as the job writes them, HNSW from the mapping or the
+    /// source collection.
+    static func collectionBody(for job: VectorJob) -> JSONValue {
+        var body: [(String, JSONValue)] = []
+        let dense = job.vectors.filter { !$0.sparse }
+        let sparse = job.vectors.filter(\.sparse)
+        func params(_ spec: VectorSpec) -> JSONValue {
+            .object([("size", .int(Int64(spec.dimensions ?? 0))), ("distance", .string(spec.distance))])
+        }
+        if dense.count == 1, dense[0].targetName == nil {
+            body.append(("vectors", params(dense[0])))
+        } else if !dense.isEmpty {
+            body.append(("vectors", .object(dense.map { ($0.targetName ?? "", params($0)) })))
+        }
+        if !sparse.isEmpty {
+            body.append(("sparse_vectors", .object(sparse.map { ($0.targetName ?? $0.sourceName, .object([])) })))
+        }
+        if let hnsw = job.mapping.hnsw {
+            body.append(("hnsw_config", .object(hnsw.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })))
+        } else if case .collection(_, let info) = job.source, let hnsw = info.config["hnsw_config"] {
+            body.append(("hnsw_config", hnsw))
+        }
+        return .object(body)
+    }
+
+    private static func prepareTable(schema: String, table: String, for job: VectorJob, connection: PostgresConnection, create: Bool) async throws -> TargetTable {
+        let types = try await TableSchema.loadTypes(connection)
+        let exists = !(try await TableSchema.tables(connection, schema: schema)).filter { $0 == table }.isEmpty
+        let qualified = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
+        switch job.source {
+        case .table(let source):
+            if !exists {
+                guard create else { throw VectorMigrationError.missingTable("\(schema).\(table)", database: "the target (add --create-tables to create it)") }
+                guard types.vector != nil else {
+                    throw VectorMigrationError.unsupported("the target database lacks the pgvector extension: run CREATE EXTENSION vector there (RDS: a user with rds_superuser)")
+                }
+                let columns = source.columns.map { "\(quoteIdentifier($0.name)) \($0.typeName)" }
+                try await connection.execute("CREATE TABLE \(qualified) (\(columns.joined(separator: ", ")), PRIMARY KEY (\(job.keyColumns.map(quoteIdentifier).joined(separator: ", "))))")
+            } else {
+                let existing = try await TableSchema.load(connection, schema: schema, table: table)
+                for column in source.columns {
+                    guard let match = existing.column(column.name)?.column else { throw VectorMigrationError.missingColumn(column.name, table: qualified) }
+                    if match.typeName != column.typeName {
+                        if let sourceDimensions = column.dimensions, let targetDimensions = match.dimensions, sourceDimensions != targetDimensions {
+                            throw VectorMigrationError.dimensionMismatch(source: "\(source.qualifiedName).\(column.name)", sourceDimensions: sourceDimensions,
+                                                                         target: "\(qualified).\(column.name)", targetDimensions: targetDimensions)
+                        }
+                        throw VectorMigrationError.unsupported("column \(column.name) is \(column.typeName) in the source but \(match.typeName) in \(qualified); make the types equal")
+                    }
+                }
+                if Set(existing.primaryKey) != Set(job.keyColumns) {
+                    throw VectorMigrationError.unsupported("\(qualified) needs a primary key on (\(job.keyColumns.joined(separator: ", "))) so reruns overwrite instead of duplicating")
+                }
+            }
+            return TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true, vectorColumns: [])
+        case .collection:
+            let vectorColumns = job.vectors.map { ($0.targetName, $0.targetName ?? "embedding") }
+            if !exists {
+                guard create else { throw VectorMigrationError.missingTable("\(schema).\(table)", database: "the target (add --create-tables to create it)") }
+                let vectors = job.vectors.map { spec in
+                    "\(quoteIdentifier(spec.targetName ?? "embedding")) \(spec.sparse ? "sparsevec" : "vector(\(spec.dimensions ?? 0))")"
+                }
+                try await connection.execute("CREATE TABLE \(qualified) (id text PRIMARY KEY, \(vectors.joined(separator: ", ")), payload jsonb)")
+            }
+            return TargetTable(schema: schema, table: table, columns: ["id"] + vectorColumns.map(\.1) + ["payload"], key: ["id"],
+                               mirrorsSource: false, vectorColumns: vectorColumns)
+        }
+    }
+}
+
+/// Runs `body` with a new connection and closes it afterwards, whatever happens.
+func withConnection<T>(_ configuration: PostgresConfiguration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    let connection = try await PostgresConnection.connect(configuration)
+    do {
+        let result = try await body(connection)
+        await connection.close()
+        return result
+    } catch {
+        await connection.close()
+        throw error
+    }
+}
+
+/// `SELECT count(*)` of a table.
+func countRows(_ connection: PostgresConnection, _ qualifiedName: String) async throws -> Int {
+    let rows = try await connection.query("SELECT count(*)::int8 FROM \(qualifiedName)")
+    guard let field = rows.rows.first?[0], case .int(let count) = try PostgresBinary.decode(field, type: PostgresTypes.int8, types: PostgresTypes()) else {
+        throw PostgresError.malformed("count(*) returned no integer")
+    }
+    return Int(count)
+}

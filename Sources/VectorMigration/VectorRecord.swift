@@ -1,0 +1,125 @@
+import Hashing
+import JSON
+
+/// A dense or sparse vector.
+public enum VectorData: Sendable, Hashable {
+    case dense([Float])
+    case sparse(indices: [UInt32], values: [Float])
+
+    /// The first non-finite component, if any (JSON and Qdrant cannot hold NaN or infinities).
+    var firstNonFinite: (index: Int, value: Float)? {
+        let values: [Float]
+        switch self {
+        case .dense(let dense): values = dense
+        case .sparse(_, let sparse): values = sparse
+        }
+        return values.enumerated().first { !$0.element.isFinite }.map { ($0.offset, $0.element) }
+    }
+
+    /// Dimensions of a dense vector.
+    var dimensions: Int? {
+        if case .dense(let values) = self { return values.count }
+        return nil
+    }
+}
+
+/// One point or row on its way from source to target.
+public struct VectorRecord: Sendable {
+    /// The source key, as text (for messages, checkpoints and resume).
+    public var key: [String]
+    /// The Qdrant point id.
+    public var id: JSONValue
+    /// Vectors by target name (`nil` for the unnamed vector).
+    public var vectors: [(name: String?, data: VectorData)]
+    /// The payload.
+    public var payload: [(String, JSONValue)]
+    /// The source row's fields in PostgreSQL binary form, for a PostgreSQL target with the same columns.
+    public var rawFields: [[UInt8]?]?
+
+    /// Throws when a vector has NaN or an infinity, naming the row and the component.
+    func checkFinite() throws(InvalidRecord) {
+        for vector in vectors {
+            if let (index, value) = vector.data.firstNonFinite {
+                throw InvalidRecord(key: key, reason: "vector \(vector.name ?? "(unnamed)") has \(value) at component \(index); Qdrant and JSON accept finite numbers only. Fix or exclude the row.")
+            }
+        }
+    }
+
+    /// Appends the point's JSON (`{"id":…,"vector":…,"payload":…}`) to `out`.
+    func writePoint(into out: inout [UInt8]) {
+        out.append(contentsOf: #"{"id":"#.utf8)
+        JSONWriter.write(id, into: &out)
+        out.append(contentsOf: #","vector":"#.utf8)
+        if vectors.count == 1, vectors[0].name == nil {
+            Self.write(vectors[0].data, into: &out)
+        } else {
+            out.append(UInt8(ascii: "{"))
+            for (index, vector) in vectors.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(vector.name ?? "", into: &out)
+                out.append(UInt8(ascii: ":"))
+                Self.write(vector.data, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: #","payload":"#.utf8)
+        JSONWriter.write(.object(payload), into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static func write(_ data: VectorData, into out: inout [UInt8]) {
+        switch data {
+        case .dense(let values):
+            out.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeNumber(value, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .sparse(let indices, let values):
+            out.append(contentsOf: #"{"indices":["#.utf8)
+            out.append(contentsOf: indices.map(String.init).joined(separator: ",").utf8)
+            out.append(contentsOf: #"],"values":["#.utf8)
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeNumber(value, into: &out)
+            }
+            out.append(contentsOf: "]}".utf8)
+        }
+    }
+
+    /// The canonical bytes that verification and checksums compare: id, vectors by name (as float32 bits),
+    /// payload with sorted keys.
+    var canonicalRecord: [UInt8] {
+        var out = Array(UUIDText.canonical(id).utf8)
+        out.append(0)
+        for vector in vectors.sorted(by: { ($0.name ?? "") < ($1.name ?? "") }) {
+            out.append(contentsOf: (vector.name ?? "").utf8)
+            out.append(0)
+            switch vector.data {
+            case .dense(let values):
+                out.append(UInt8(ascii: "d"))
+                for value in values { Swift.withUnsafeBytes(of: value.bitPattern.bigEndian) { out.append(contentsOf: $0) } }
+            case .sparse(let indices, let values):
+                out.append(UInt8(ascii: "s"))
+                for (index, value) in zip(indices, values).sorted(by: { $0.0 < $1.0 }) {
+                    Swift.withUnsafeBytes(of: index.bigEndian) { out.append(contentsOf: $0) }
+                    Swift.withUnsafeBytes(of: value.bitPattern.bigEndian) { out.append(contentsOf: $0) }
+                }
+            }
+        }
+        out.append(0)
+        out.append(contentsOf: JSONWriter.canonical(.object(payload)))
+        return out
+    }
+}
+
+/// A row or point that cannot be written, with the reason and the fix.
+public struct InvalidRecord: Error, Sendable, CustomStringConvertible {
+    /// The source key.
+    public var key: [String]
+    /// Why.
+    public var reason: String
+
+    public var description: String { "row (\(key.joined(separator: ", "))): \(reason)" }
+}

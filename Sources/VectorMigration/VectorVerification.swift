@@ -1,0 +1,301 @@
+import Foundation
+import JSON
+import MigrationCore
+import Postgres
+import Qdrant
+
+/// `migrate verify vectors`: every source row must be on the target as the same point (id, vectors, payload);
+/// counts per collection and tenant must agree; nearest-neighbour queries must return the same ids.
+public struct VectorVerification: Sendable {
+    /// Stores and mappings, as for the copy.
+    public var settings: VectorRunSettings
+    /// How many source vectors to use as nearest-neighbour queries.
+    public var neighbourQueries: Int
+    /// How many neighbours each query compares.
+    public var neighbours: Int
+    /// The least average overlap of the neighbour lists (1.0 = identical); HNSW on a real cluster may return
+    /// slightly different neighbours than an exact search.
+    public var minimumRecall: Double
+
+    /// Creates a verification.
+    public init(settings: VectorRunSettings, neighbourQueries: Int = 10, neighbours: Int = 10, minimumRecall: Double = 0.9) {
+        self.settings = settings
+        self.neighbourQueries = neighbourQueries
+        self.neighbours = neighbours
+        self.minimumRecall = minimumRecall
+    }
+
+    /// Compares and reports; the outcome is `mismatched` when anything differs.
+    public func run() async throws -> MigrationReport {
+        let startedAt = Date()
+        let plan = try await VectorPlan.make(settings, prepareTargets: false)
+        let jobs = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.name, $0) })
+        let settings = self.settings
+        let probes = ProbeCollector(limit: neighbourQueries)
+        let progress = ProgressReporter(phase: "verify vectors", unit: "rows", total: plan.estimatedRows, style: settings.progressStyle)
+        await progress.start()
+        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient, problemLimit: 20), logger: settings.logger)
+        let result = try await runner.run(
+            partitions: plan.jobs.map { PartitionPlan(name: $0.name, initialPosition: "") },
+            checkpoint: Checkpoint(migration: "verify vectors", fingerprint: ""),
+            store: nil,
+            progress: progress,
+            makeReader: { name, position in try await openReader(jobs[name]!, settings: settings, position: position) },
+            makeWriter: { CompareWriter(settings: settings, jobs: jobs, probes: probes) }
+        )
+        await progress.finish()
+
+        var totals = result.checkpoint.tally
+        var problems = result.problems
+        var rows: [[String]] = []
+        let targetCounts = try await countTargets(plan.jobs, tally: totals)
+        for job in plan.jobs {
+            let state = result.checkpoint.partitions[job.name]?.tally ?? Tally()
+            let counted = targetCounts[job.name] ?? (total: 0, tenants: [:])
+            let extra = settings.shard == nil ? max(0, counted.total - state["matched"] - state["differs"]) : 0
+            if extra > 0 {
+                totals.add("extra in target", extra)
+                problems.append("extra in target: \(job.targetDisplay) holds \(extra) point(s) with no source row")
+            }
+            rows.append([job.sourceDisplay, job.targetDisplay, Format.count(state["source"]), Format.count(counted.total),
+                         Format.count(state["matched"]), Format.count(state["missing in target"]), Format.count(state["differs"]), Format.count(extra)])
+            for (tenant, count) in counted.tenants.sorted(by: { $0.key < $1.key }) {
+                let expected = state["tenant \(tenant)"]
+                if settings.shard == nil, expected != count {
+                    totals.add("tenant count differs")
+                    problems.append("tenant '\(tenant)' in \(job.targetDisplay): source \(expected), target \(count)")
+                }
+            }
+        }
+        let recall = try await neighbourRecall(await probes.samples, jobs: jobs)
+        var sections = [MigrationReport.Section(title: "tables and collections",
+                                                columns: ["source", "target", "source rows", "target points", "matched", "missing", "differ", "extra"], rows: rows)]
+        if let recall {
+            sections.append(.init(title: "nearest neighbours", columns: ["queries", "k", "average recall", "lowest recall"],
+                                  rows: [[String(recall.queries), String(neighbours), String(format: "%.3f", recall.average), String(format: "%.3f", recall.lowest)]]))
+            if recall.average < minimumRecall {
+                totals.add("neighbour recall below minimum")
+                problems.append(String(format: "nearest-neighbour recall %.3f is below the minimum %.3f", recall.average, minimumRecall))
+            }
+        }
+        let differences = ["missing in target", "differs", "extra in target", "tenant count differs", "neighbour recall below minimum"].reduce(0) { $0 + totals[$1] }
+        return MigrationReport(
+            command: "migrate verify vectors", source: settings.source.displayName, target: settings.target.displayName,
+            outcome: differences == 0 ? .succeeded : .mismatched, startedAt: startedAt,
+            totals: totals.excluding(["tenant "]), checksum: result.checkpoint.checksum, sections: sections, problems: problems
+        )
+    }
+
+    /// Points per target, and per tenant value the source had.
+    private func countTargets(_ jobs: [VectorJob], tally: Tally) async throws -> [String: (total: Int, tenants: [String: Int])] {
+        var counts: [String: (total: Int, tenants: [String: Int])] = [:]
+        switch settings.target {
+        case .qdrant(let configuration):
+            let client = QdrantClient(configuration)
+            for job in jobs {
+                guard case .collection(let name) = job.target else { continue }
+                guard try await client.collection(name) != nil else {
+                    counts[job.name] = (0, [:])
+                    continue
+                }
+                var tenants: [String: Int] = [:]
+                if let field = job.mapping.tenant {
+                    let prefix = "tenant \(job.name)\u{1F}"
+                    for key in tally.counts.keys where key.hasPrefix(prefix) {
+                        let value = String(key.dropFirst(prefix.count))
+                        let filter = JSONValue.object([("must", .array([.object([("key", .string(field)), ("match", .object([("value", .string(value))]))])]))])
+                        tenants["\(job.name)\u{1F}\(value)"] = try await client.count(name, filter: filter)
+                    }
+                }
+                counts[job.name] = (try await client.count(name), tenants)
+            }
+            await client.close()
+        case .postgres(let configuration, _, _):
+            counts = try await withConnection(configuration) { connection in
+                var counts: [String: (total: Int, tenants: [String: Int])] = [:]
+                for job in jobs {
+                    guard case .table(let schema, let table) = job.target else { continue }
+                    counts[job.name] = (try await countRows(connection, "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"), [:])
+                }
+                return counts
+            }
+        }
+        return counts
+    }
+
+    /// Queries source and target with sampled vectors and compares the neighbour ids.
+    private func neighbourRecall(_ samples: [(job: String, record: VectorRecord)], jobs: [String: VectorJob]) async throws -> (queries: Int, average: Double, lowest: Double)? {
+        guard case .qdrant(let targetConfiguration) = settings.target, !samples.isEmpty else { return nil }
+        let target = QdrantClient(targetConfiguration)
+        var recalls: [Double] = []
+        do {
+            for (name, record) in samples {
+                guard let job = jobs[name], case .collection(let collection) = job.target, let vector = job.vectors.first(where: { !$0.sparse }),
+                      case .dense(let values)? = record.vectors.first(where: { $0.name == vector.targetName })?.data else { continue }
+                let theirs = Set(try await target.nearest(collection, vector: values, using: vector.targetName, limit: neighbours).map(UUIDText.canonical))
+                let ours = Set(try await sourceNeighbours(job, vector: vector, values: values))
+                guard !ours.isEmpty else { continue }
+                recalls.append(Double(ours.intersection(theirs).count) / Double(ours.count))
+            }
+        } catch {
+            await target.close()
+            throw error
+        }
+        await target.close()
+        guard !recalls.isEmpty else { return nil }
+        return (recalls.count, recalls.reduce(0, +) / Double(recalls.count), recalls.min() ?? 0)
+    }
+
+    private func sourceNeighbours(_ job: VectorJob, vector: VectorSpec, values: [Float]) async throws -> [String] {
+        switch (settings.source, job.source) {
+        case (.postgres(let configuration, _, _), .table(let schema)):
+            let operators = ["cosine": "<=>", "dot": "<#>", "euclid": "<->", "manhattan": "<+>"]
+            let operation = operators[vector.distance.lowercased()] ?? "<=>"
+            let literal = "'[" + values.map { $0.description }.joined(separator: ",") + "]'::" + (vector.sourceType == job.types.halfvec ? "halfvec" : "vector")
+            let ids = job.mapping.idColumns ?? job.keyColumns
+            let sql = """
+                SELECT \(ids.map { "\(quoteIdentifier($0))::text" }.joined(separator: ", ")) FROM \(schema.qualifiedName)
+                ORDER BY \(quoteIdentifier(vector.sourceName)) \(operation) \(literal) LIMIT \(neighbours)
+                """
+            let rows = try await withConnection(configuration) { try await $0.query(sql) }
+            return try rows.rows.map { row in
+                UUIDText.canonical(try job.idRule.pointID(for: row.map { $0.map { String(decoding: $0, as: UTF8.self) } ?? "" }))
+            }
+        case (.qdrant(let configuration), .collection(let name, _)):
+            let client = QdrantClient(configuration)
+            let ids = try await client.nearest(name, vector: values, using: vector.targetName, limit: neighbours)
+            await client.close()
+            return ids.map(UUIDText.canonical)
+        default:
+            return []
+        }
+    }
+}
+
+/// Keeps the first source records seen, as nearest-neighbour queries.
+actor ProbeCollector {
+    private let limit: Int
+    private(set) var samples: [(job: String, record: VectorRecord)] = []
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func offer(_ job: String, _ record: VectorRecord) {
+        if samples.count < limit { samples.append((job, record)) }
+    }
+}
+
+/// Compares a batch of source records with the points or rows of the same ids on the target.
+struct CompareWriter: BatchWriter {
+    let settings: VectorRunSettings
+    let jobs: [String: VectorJob]
+    let probes: ProbeCollector
+    private var qdrant: QdrantClient?
+    private var postgres: PostgresConnection?
+    private var collectionExists: [String: Bool] = [:]
+
+    init(settings: VectorRunSettings, jobs: [String: VectorJob], probes: ProbeCollector) {
+        self.settings = settings
+        self.jobs = jobs
+        self.probes = probes
+    }
+
+    mutating func reset() async {
+        await qdrant?.close()
+        await postgres?.close()
+        qdrant = nil
+        postgres = nil
+    }
+
+    mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
+        var outcome = BatchOutcome(units: records.count)
+        guard let job = jobs[partition], let first = records.first else { return outcome }
+        await probes.offer(partition, first)
+        let found = try await targetRecords(for: records, job: job)
+        for record in records {
+            outcome.tally.add("source")
+            outcome.checksum.add(record: record.canonicalRecord)
+            if let tenant = job.mapping.tenant, let value = record.payload.first(where: { $0.0 == tenant })?.1.string {
+                outcome.tally.add("tenant \(job.name)\u{1F}\(value)")
+            }
+            let id = UUIDText.canonical(record.id)
+            guard let theirs = found[id] else {
+                outcome.tally.add("missing in target")
+                outcome.problems.append("missing in target: \(job.targetDisplay) has no point \(id) for row (\(record.key.joined(separator: ", ")))")
+                continue
+            }
+            if theirs == record.canonicalRecord {
+                outcome.tally.add("matched")
+            } else {
+                outcome.tally.add("differs")
+                outcome.problems.append("differs: point \(id) in \(job.targetDisplay) (row \(record.key.joined(separator: ", "))) has other vectors or payload than the source")
+            }
+        }
+        return outcome
+    }
+
+    /// The canonical bytes of the target's version of each record, by canonical id.
+    private mutating func targetRecords(for records: [VectorRecord], job: VectorJob) async throws -> [String: [UInt8]] {
+        var found: [String: [UInt8]] = [:]
+        switch (settings.target, job.target) {
+        case (.qdrant(let configuration), .collection(let collection)):
+            let client = self.qdrant ?? QdrantClient(configuration)
+            self.qdrant = client
+            // A missing collection means every point is missing.
+            if collectionExists[collection] == nil {
+                collectionExists[collection] = try await client.collection(collection) != nil
+            }
+            guard collectionExists[collection] == true else { return [:] }
+            let points = try await client.retrieve(collection, ids: records.map(\.id))
+            for point in points {
+                let record = try VectorJob.record(fromPoint: point, payloadSpecs: [])
+                found[UUIDText.canonical(record.id)] = record.canonicalRecord
+            }
+        case (.postgres(let configuration, _, _), .table(let schemaName, let table)):
+            guard case .table(let source) = job.source else {
+                throw VectorMigrationError.unsupported("verifying Qdrant → PostgreSQL is not supported yet; compare counts with SELECT count(*)")
+            }
+            let connection: PostgresConnection
+            if let existing = postgres {
+                connection = existing
+            } else {
+                connection = try await PostgresConnection.connect(configuration)
+                postgres = connection
+            }
+            var mirrored = job
+            var schema = source
+            schema.schema = schemaName
+            schema.table = table
+            mirrored.source = .table(schema)
+            let keys = job.keyColumns.map(quoteIdentifier).joined(separator: ", ")
+            var tuples: [String] = []
+            for record in records {
+                var literals: [String] = []
+                for (name, value) in zip(job.keyColumns, record.key) {
+                    literals.append("\(try await connection.literal(value))::\(source.column(name)?.column.typeName ?? "text")")
+                }
+                tuples.append("(\(literals.joined(separator: ", ")))")
+            }
+            let sql = "COPY (SELECT \(job.selectList.joined(separator: ", ")) FROM \(schema.qualifiedName) WHERE (\(keys)) IN (\(tuples.joined(separator: ", ")))) TO STDOUT (FORMAT binary)"
+            try await connection.startCopyOut(sql)
+            var decoder = CopyBinaryDecoder()
+            var ended = false
+            while true {
+                if let row = try decoder.nextRow() {
+                    let record = try mirrored.record(fromRow: row)
+                    found[UUIDText.canonical(record.id)] = record.canonicalRecord
+                    continue
+                }
+                if ended || decoder.finished { break }
+                let (bytes, finished) = try await connection.readCopy(maxBytes: 1 << 20)
+                decoder.feed(bytes)
+                ended = finished
+            }
+        default:
+            break
+        }
+        return found
+    }
+}
+

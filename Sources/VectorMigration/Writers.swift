@@ -1,0 +1,171 @@
+import JSON
+import MigrationCore
+import Postgres
+import Qdrant
+
+/// Upserts records into Qdrant collections, `wait=true`, in requests bounded by point count and bytes.
+struct CollectionWriter: BatchWriter {
+    let configuration: QdrantConfiguration
+    let jobs: [String: VectorJob]
+    let maxRequestBytes: Int
+    private var client: QdrantClient?
+
+    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int) {
+        self.configuration = configuration
+        self.jobs = jobs
+        self.maxRequestBytes = maxRequestBytes
+    }
+
+    mutating func reset() async {
+        await client?.close()
+        client = nil
+    }
+
+    mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
+        var outcome = BatchOutcome(units: records.count)
+        guard !records.isEmpty, let job = jobs[partition], case .collection(let collection) = job.target else { return outcome }
+        let client = self.client ?? QdrantClient(configuration)
+        self.client = client
+        var body: [UInt8] = []
+        var points = 0
+        func flush() async throws {
+            guard points > 0 else { return }
+            body.append(contentsOf: "]}".utf8)
+            try await client.upsert(collection, body: body)
+            outcome.bytes += body.count
+            body.removeAll(keepingCapacity: true)
+            points = 0
+        }
+        var point: [UInt8] = []
+        for record in records {
+            point.removeAll(keepingCapacity: true)
+            record.writePoint(into: &point)
+            if point.count + 16 > maxRequestBytes {
+                throw InvalidRecord(key: record.key, reason: "the point alone is \(point.count) bytes, over the \(maxRequestBytes)-byte request limit")
+            }
+            if points > 0 && body.count + point.count + 3 > maxRequestBytes {
+                try await flush()
+            }
+            body.append(contentsOf: points == 0 ? Array(#"{"points":["#.utf8) : [UInt8(ascii: ",")])
+            body.append(contentsOf: point)
+            points += 1
+            outcome.checksum.add(record: record.canonicalRecord)
+        }
+        try await flush()
+        outcome.tally.add("points", records.count)
+        outcome.tally.add("collection \(collection)", records.count)
+        if let tenant = job.mapping.tenant {
+            for record in records {
+                let value = record.payload.first { $0.0 == tenant }?.1.string ?? "(none)"
+                outcome.tally.add("tenant \(job.name)\u{1F}\(value)")
+            }
+        }
+        return outcome
+    }
+}
+
+/// Writes records into PostgreSQL tables: binary COPY into a staging table, then one
+/// `INSERT … ON CONFLICT (key) DO UPDATE`, in a transaction, so a rerun overwrites instead of duplicating.
+struct TableWriter: BatchWriter {
+    let configuration: PostgresConfiguration
+    let jobs: [String: VectorJob]
+    let targets: [String: TargetTable]
+    private var connection: PostgresConnection?
+    private var staged: Set<String> = []
+
+    init(configuration: PostgresConfiguration, jobs: [String: VectorJob], targets: [String: TargetTable]) {
+        self.configuration = configuration
+        self.jobs = jobs
+        self.targets = targets
+    }
+
+    mutating func reset() async {
+        await connection?.close()
+        connection = nil
+        staged = []
+    }
+
+    mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
+        var outcome = BatchOutcome(units: records.count)
+        guard !records.isEmpty, let target = targets[partition] else { return outcome }
+        let connection: PostgresConnection
+        if let existing = self.connection {
+            connection = existing
+        } else {
+            connection = try await PostgresConnection.connect(configuration)
+            self.connection = connection
+        }
+        let staging = "migrate_stage_\(abs(partition.hashValue) % 1_000_000)"
+        if !staged.contains(staging) {
+            try await connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(staging) (LIKE \(target.qualifiedName)) ON COMMIT DELETE ROWS")
+            staged.insert(staging)
+        }
+        var encoder = CopyBinaryEncoder()
+        for record in records {
+            encoder.appendRow(try target.fields(for: record))
+            outcome.checksum.add(record: record.canonicalRecord)
+        }
+        let data = encoder.finish()
+        try await connection.execute("BEGIN")
+        do {
+            try await connection.startCopyIn("COPY \(staging) (\(target.columns.map(quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)")
+            try await connection.writeCopy(data)
+            try await connection.finishCopyIn()
+            try await connection.execute(target.upsertStatement(from: staging))
+            try await connection.execute("COMMIT")
+        } catch {
+            try? await connection.execute("ROLLBACK")
+            throw error
+        }
+        outcome.bytes = data.count
+        outcome.tally.add("rows", records.count)
+        outcome.tally.add("table \(target.table)", records.count)
+        return outcome
+    }
+}
+
+/// A PostgreSQL target table: either the source table's own columns (rows travel as they are), or the
+/// generic layout for points from Qdrant (`id`, one column per vector, `payload jsonb`).
+struct TargetTable: Sendable {
+    var schema: String
+    var table: String
+    var columns: [String]
+    var key: [String]
+    /// Whether rows travel as the source's binary fields.
+    var mirrorsSource: Bool
+    /// For the generic layout: the vector names (in column order) and whether each is half precision.
+    var vectorColumns: [(name: String?, column: String)]
+
+    var qualifiedName: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(table))" }
+
+    func fields(for record: VectorRecord) throws -> [[UInt8]?] {
+        if mirrorsSource {
+            guard let raw = record.rawFields else { throw InvalidRecord(key: record.key, reason: "no source fields to copy") }
+            return raw
+        }
+        var fields: [[UInt8]?] = [Array(UUIDText.canonical(record.id).utf8)]
+        for vector in vectorColumns {
+            guard let data = record.vectors.first(where: { $0.name == vector.name })?.data else {
+                fields.append(nil)
+                continue
+            }
+            switch data {
+            case .dense(let values): fields.append(PostgresBinary.encodeVector(values))
+            case .sparse(let indices, let values):
+                let dimensions = Int(indices.max() ?? 0) + 1
+                fields.append(PostgresBinary.encodeSparseVector(dimensions: dimensions, indices: indices.map { Int32(bitPattern: $0) }, values: values))
+            }
+        }
+        fields.append(PostgresBinary.encodeJSONB(JSONWriter.text(.object(record.payload))))
+        return fields
+    }
+
+    func upsertStatement(from staging: String) -> String {
+        let quoted = columns.map(quoteIdentifier)
+        let updates = columns.filter { !key.contains($0) }.map { "\(quoteIdentifier($0)) = EXCLUDED.\(quoteIdentifier($0))" }
+        return """
+            INSERT INTO \(qualifiedName) (\(quoted.joined(separator: ", "))) SELECT \(quoted.joined(separator: ", ")) FROM \(staging)
+            ON CONFLICT (\(key.map(quoteIdentifier).joined(separator: ", "))) \(updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET " + updates.joined(separator: ", "))
+            """
+    }
+}

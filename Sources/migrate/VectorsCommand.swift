@@ -1,0 +1,248 @@
+import ArgumentParser
+import Foundation
+import MigrationCore
+import Postgres
+import Qdrant
+import Transport
+import VectorMigration
+
+/// Connection options for one side of a vectors migration.
+struct VectorSideOptions {
+    var uri: String?
+    var passwordFile: String?
+    var apiKeyFile: String?
+    var caFile: String?
+    var insecureSkipVerify: Bool
+    var schema: String
+
+    /// Builds the store: `postgres://…` (pgvector) or `http(s)://…` (Qdrant).
+    func store(role: String, fallbackURI: String?, fallbackAPIKey: String?, timeouts: TimeoutOptions) throws -> VectorStore {
+        let environment = ProcessInfo.processInfo.environment
+        let upper = role.uppercased()
+        guard let text = uri ?? environment["MIGRATE_\(upper)_URI"] ?? fallbackURI else {
+            throw ValidationError("no \(role) given: pass --\(role) postgres://user@host:5432/db or --\(role) https://qdrant:6333 (or set MIGRATE_\(upper)_URI)")
+        }
+        let parsed: ServiceURI
+        do {
+            parsed = try ServiceURI(text, defaultPorts: ["postgres": 5432, "postgresql": 5432, "http": 6333, "https": 6333])
+        } catch {
+            throw ValidationError("--\(role): \(error.description)")
+        }
+        var display = parsed
+        func secret(file: String?, environmentName: String, fallback: String?) throws -> Secret? {
+            if let file {
+                guard let contents = FileManager.default.contents(atPath: file) else {
+                    throw ValidationError("cannot read \(file): check the path and its permissions")
+                }
+                return Secret(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines))
+            }
+            return (environment[environmentName] ?? fallback).map(Secret.init)
+        }
+        switch parsed.scheme {
+        case "postgres", "postgresql":
+            let password = try secret(file: passwordFile, environmentName: "MIGRATE_\(upper)_PASSWORD", fallback: nil) ?? parsed.password
+            guard !parsed.path.isEmpty else { throw ValidationError("--\(role) '\(parsed)' names no database: use postgres://user@host:5432/DATABASE") }
+            let mode = parsed.queryValue("sslmode").flatMap(PostgresConfiguration.TLSMode.init(rawValue:))
+                ?? (caFile != nil ? .verifyFull : .prefer)
+            if insecureSkipVerify { throw ValidationError("--\(role)-insecure-skip-verify: use ?sslmode=require for PostgreSQL instead") }
+            let configuration = PostgresConfiguration(
+                endpoint: parsed.endpoint, database: parsed.path, user: parsed.user ?? "postgres", password: password,
+                tlsMode: mode, caFile: caFile ?? parsed.queryValue("sslrootcert"), connectTimeoutSeconds: timeouts.connect)
+            display.password = password == nil ? nil : Secret("")
+            return .postgres(configuration, schema: parsed.queryValue("schema") ?? schema, displayName: display.description)
+        case "http", "https":
+            let apiKey = try secret(file: apiKeyFile, environmentName: "MIGRATE_\(upper)_API_KEY", fallback: fallbackAPIKey)
+            if parsed.scheme == "http" && (caFile != nil || insecureSkipVerify) {
+                throw ValidationError("--\(role)-ca-file/--\(role)-insecure-skip-verify need an https:// URL")
+            }
+            let tls = parsed.scheme == "https" ? TLSConfiguration(caFile: caFile, verifyPeer: !insecureSkipVerify) : nil
+            display.password = nil
+            return .qdrant(QdrantConfiguration(endpoint: parsed.endpoint, tls: tls, apiKey: apiKey, connectTimeout: .seconds(timeouts.connect),
+                                               requestTimeout: .seconds(timeouts.io), displayName: display.description))
+        default:
+            throw ValidationError("--\(role) '\(parsed)': use postgres:// (pgvector) or http(s):// (Qdrant)")
+        }
+    }
+}
+
+/// `--source …` for vectors.
+struct VectorSourceOptions: ParsableArguments {
+    @Option(name: .customLong("source"), help: ArgumentHelp("postgres://user@host:5432/db (pgvector) or http(s)://host:6333 (Qdrant). Default: $MIGRATE_SOURCE_URI, then the app's POSTGRES_* variables.", valueName: "uri"))
+    var uri: String?
+    @Option(name: .customLong("source-password-file"), help: ArgumentHelp("PostgreSQL password file (else $MIGRATE_SOURCE_PASSWORD, $POSTGRES_PASSWORD).", valueName: "path"))
+    var passwordFile: String?
+    @Option(name: .customLong("source-api-key-file"), help: ArgumentHelp("Qdrant API key file (else $MIGRATE_SOURCE_API_KEY).", valueName: "path"))
+    var apiKeyFile: String?
+    @Option(name: .customLong("source-ca-file"), help: ArgumentHelp("PEM CA for the source's TLS certificate.", valueName: "path"))
+    var caFile: String?
+    @Flag(name: .customLong("source-insecure-skip-verify"), help: "Do not verify the source's TLS certificate (unsafe; Qdrant only).")
+    var insecureSkipVerify = false
+    @Option(name: .customLong("schema"), help: "The source's PostgreSQL schema.")
+    var schema = "public"
+
+    func store(_ timeouts: TimeoutOptions) throws -> VectorStore {
+        let environment = ProcessInfo.processInfo.environment
+        var fallback: String?
+        if let host = environment["POSTGRES_HOST"], let database = environment["POSTGRES_DATABASE"] {
+            fallback = "postgres://\(environment["POSTGRES_USER"] ?? "postgres")@\(host):\(environment["POSTGRES_PORT"] ?? "5432")/\(database)"
+        }
+        var options = VectorSideOptions(uri: uri, passwordFile: passwordFile, apiKeyFile: apiKeyFile, caFile: caFile,
+                                        insecureSkipVerify: insecureSkipVerify, schema: schema)
+        if options.passwordFile == nil, environment["MIGRATE_SOURCE_PASSWORD"] == nil, uri == nil, let password = environment["POSTGRES_PASSWORD"] {
+            options.uri = fallback.map { $0.replacingOccurrences(of: "@", with: ":\(password)@") }
+        }
+        return try options.store(role: "source", fallbackURI: fallback, fallbackAPIKey: nil, timeouts: timeouts)
+    }
+}
+
+/// `--target …` for vectors.
+struct VectorTargetOptions: ParsableArguments {
+    @Option(name: .customLong("target"), help: ArgumentHelp("https://qdrant.internal:6333 (Qdrant) or postgres://user@rds:5432/db (pgvector). Default: $MIGRATE_TARGET_URI, then $QDRANT_URL.", valueName: "uri"))
+    var uri: String?
+    @Option(name: .customLong("target-password-file"), help: ArgumentHelp("PostgreSQL password file (else $MIGRATE_TARGET_PASSWORD).", valueName: "path"))
+    var passwordFile: String?
+    @Option(name: .customLong("target-api-key-file"), help: ArgumentHelp("Qdrant API key file (else $MIGRATE_TARGET_API_KEY, then $QDRANT_API_KEY).", valueName: "path"))
+    var apiKeyFile: String?
+    @Option(name: .customLong("target-ca-file"), help: ArgumentHelp("PEM CA for the target's TLS certificate.", valueName: "path"))
+    var caFile: String?
+    @Flag(name: .customLong("target-insecure-skip-verify"), help: "Do not verify the target's TLS certificate (unsafe; Qdrant only).")
+    var insecureSkipVerify = false
+    @Option(name: .customLong("target-schema"), help: "The target's PostgreSQL schema.")
+    var schema = "public"
+
+    func store(_ timeouts: TimeoutOptions) throws -> VectorStore {
+        let environment = ProcessInfo.processInfo.environment
+        return try VectorSideOptions(uri: uri, passwordFile: passwordFile, apiKeyFile: apiKeyFile, caFile: caFile,
+                                     insecureSkipVerify: insecureSkipVerify, schema: schema)
+            .store(role: "target", fallbackURI: environment["QDRANT_URL"], fallbackAPIKey: environment["QDRANT_API_KEY"], timeouts: timeouts)
+    }
+}
+
+/// What is copied, for both `migrate vectors` and `migrate verify vectors`.
+struct VectorSelectionOptions: ParsableArguments {
+    @Option(name: .customLong("mapping"), help: ArgumentHelp("A mapping file, e.g. mappings/lightrag.yaml (LightRAG's pgvector tables into its own Qdrant layout).", valueName: "path"))
+    var mapping: String?
+    @Option(name: .customLong("table"), help: ArgumentHelp("Without a mapping: a source table (repeatable; default: every table with a vector column).", valueName: "name"))
+    var tables: [String] = []
+    @Option(name: .customLong("collection"), help: ArgumentHelp("Without a mapping: a source Qdrant collection (repeatable; default: all).", valueName: "name"))
+    var collections: [String] = []
+    @Option(name: .customLong("target-name"), help: ArgumentHelp("Without a mapping: the target collection or table for the one source (default: the source's name).", valueName: "name"))
+    var targetName: String?
+    @Option(name: .customLong("shard"), help: ArgumentHelp("Handle only shard i of N (by a hash of the key), e.g. 0/4; N processes with 0/N … N-1/N cover the source exactly once.", valueName: "i/N"))
+    var shard: String?
+
+    func mappings() throws -> [CollectionMapping]? {
+        guard let mapping else { return nil }
+        do {
+            return try VectorMappingFile.load(mapping).collections
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func parsedShard() throws -> Shard? {
+        guard let shard else { return nil }
+        guard let parsed = Shard(shard) else { throw ValidationError("--shard '\(shard)': use i/N with 0 ≤ i < N, e.g. 0/4") }
+        return parsed
+    }
+
+    func settings(source: VectorStore, target: VectorStore, run: RunOptions, createTables: Bool, maxRequestBytes: Int) throws -> VectorRunSettings {
+        if mapping != nil && (!tables.isEmpty || !collections.isEmpty || targetName != nil) {
+            throw ValidationError("--mapping names the tables and targets itself: drop --table/--collection/--target-name")
+        }
+        return VectorRunSettings(source: source, target: target, mappings: try mappings(), sourceNames: tables + collections,
+                                 targetName: targetName, batchSize: run.batch, concurrency: run.concurrency, shard: try parsedShard(),
+                                 createTables: createTables, maxRequestBytes: maxRequestBytes,
+                                 progressStyle: .automatic(json: run.json), logger: run.logger())
+    }
+}
+
+/// `migrate vectors`.
+struct VectorsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vectors",
+        abstract: "Copy pgvector tables or Qdrant collections into Qdrant (HTTP API) or PostgreSQL with pgvector (RDS).",
+        discussion: """
+            Rows stream in key order with binary COPY (vector, halfvec, sparsevec decoded from their binary form); \
+            points are upserted with wait=true in requests bounded by --batch and by bytes (under Qdrant's 32 MiB). \
+            Composite keys such as (workspace, id) never collapse into one point. Before writing, the target \
+            collection's dimensions and distance are checked (or it is created), and every row is checked for NaN.
+
+            LightRAG: --mapping mappings/lightrag.yaml turns LIGHTRAG_VDB_CHUNKS/ENTITY/RELATION[_<model>_<dim>d] \
+            into lightrag_vdb_{chunks,entities,relationships}[_<model>_<dim>d] with LightRAG's own point ids and payload.
+
+            Example:
+              MIGRATE_SOURCE_PASSWORD=… QDRANT_API_KEY=… migrate vectors \\
+                --source postgres://rag@old-db:5432/rag --target https://qdrant.internal:6333 \\
+                --mapping mappings/lightrag.yaml --batch 128
+            """
+    )
+
+    @OptionGroup(title: "Source") var source: VectorSourceOptions
+    @OptionGroup(title: "Target") var target: VectorTargetOptions
+    @OptionGroup(title: "What") var selection: VectorSelectionOptions
+    @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+
+    @Flag(name: .customLong("create-tables"), help: "Create missing PostgreSQL target tables (Qdrant collections are always created when missing).")
+    var createTables = false
+    @Option(name: .customLong("max-request-bytes"), help: "The largest upsert request (Qdrant refuses requests over 32 MiB).")
+    var maxRequestBytes = 30 << 20
+    @Flag(name: .customLong("dry-run"), help: "Read, check and count everything; write nothing.")
+    var dryRun = false
+    @Flag(name: .customLong("resume"), help: "Continue the unfinished run with the same source, target and mapping.")
+    var resume = false
+    @Flag(name: .customLong("fresh"), help: "Discard an unfinished run's checkpoint and start over.")
+    var fresh = false
+    @Option(name: .customLong("checkpoint-dir"), help: ArgumentHelp("Where checkpoints are kept.", valueName: "path"))
+    var checkpointDirectory = ".migrate"
+
+    func validate() throws {
+        if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        guard (1 << 10...32 << 20).contains(maxRequestBytes) else { throw ValidationError("--max-request-bytes must be between 1 KiB and 32 MiB") }
+    }
+
+    func run() async throws {
+        let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
+                                              createTables: createTables, maxRequestBytes: maxRequestBytes)
+        let migration = VectorMigration(settings: settings, checkpointDirectory: checkpointDirectory,
+                                        resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun)
+        let report = try await CommandErrors.reporting { try await migration.run() }
+        try await run.finish(with: report)
+    }
+}
+
+/// `migrate verify vectors`.
+struct VerifyVectorsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vectors",
+        abstract: "Compare every source row with its point: id, vectors, payload; counts per collection and tenant; nearest neighbours (exit 3 on any difference)."
+    )
+
+    @OptionGroup(title: "Source") var source: VectorSourceOptions
+    @OptionGroup(title: "Target") var target: VectorTargetOptions
+    @OptionGroup(title: "What") var selection: VectorSelectionOptions
+    @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+
+    @Option(name: .customLong("neighbour-queries"), help: "Source vectors used as nearest-neighbour queries on both sides.")
+    var neighbourQueries = 10
+    @Option(name: .customLong("neighbours"), help: "Neighbours compared per query (k).")
+    var neighbours = 10
+    @Option(name: .customLong("min-recall"), help: "The least average overlap of the neighbour lists (HNSW is approximate).")
+    var minimumRecall = 0.9
+
+    func validate() throws {
+        guard neighbourQueries >= 0, neighbours > 0, (0...1).contains(minimumRecall) else {
+            throw ValidationError("--neighbour-queries ≥ 0, --neighbours > 0 and 0 ≤ --min-recall ≤ 1")
+        }
+    }
+
+    func run() async throws {
+        let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
+                                              createTables: false, maxRequestBytes: 30 << 20)
+        let verification = VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall)
+        let report = try await CommandErrors.reporting { try await verification.run() }
+        try await run.finish(with: report)
+    }
+}
