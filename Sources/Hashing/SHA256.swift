@@ -84,3 +84,22 @@ public enum Digest {
         return output
     }
 }
+
+/// HMAC-SHA256, as AWS Signature Version 4 uses it.
+public enum HMACSHA256 {
+    /// The 32-byte HMAC-SHA256 of `message` under `key`.
+    public static func authenticationCode(for message: [UInt8], key: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        key.withUnsafeBytes { keyBuffer in
+            message.withUnsafeBytes { messageBuffer in
+                output.withUnsafeMutableBytes { out in
+                    _ = HMAC(EVP_sha256(), keyBuffer.baseAddress, Int32(keyBuffer.count),
+                             messageBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), messageBuffer.count,
+                             out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length)
+                }
+            }
+        }
+        return output
+    }
+}

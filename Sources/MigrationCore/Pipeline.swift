@@ -130,10 +130,10 @@ public struct PipelineRunner: Sendable {
         self.logger = logger
     }
 
-    /// Runs every unfinished partition of `checkpoint` to its end.
+    /// Runs every unfinished partition of `partitions` to its end.
     ///
     /// - Parameters:
-    ///   - partitions: every partition of the source; those missing from `checkpoint` are added.
+    ///   - partitions: the partitions to run; those missing from `checkpoint` are added, finished ones skipped.
     ///   - checkpoint: where the run starts (new, or loaded for `--resume`).
     ///   - store: where commits are persisted, or `nil` for runs that keep no checkpoint (verification).
     ///   - progress: where units and bytes are counted.
@@ -152,7 +152,11 @@ public struct PipelineRunner: Sendable {
             initial.partitions[partition.name] = Checkpoint.PartitionState(position: partition.initialPosition)
         }
         let state = CommitState(checkpoint: initial, store: store, interval: configuration.checkpointInterval, problemLimit: configuration.problemLimit)
-        let work = initial.partitions.filter { !$0.value.finished }.map { (name: $0.key, position: $0.value.position) }.sorted { $0.name < $1.name }
+        // Only the partitions named here run (a migration may run its partitions in phases over one checkpoint).
+        let work = partitions.compactMap { partition -> (name: String, position: String)? in
+            guard let state = initial.partitions[partition.name], !state.finished else { return nil }
+            return (partition.name, state.position)
+        }
         let channel = AsyncChannel<WorkItem<Item>>()
         let configuration = self.configuration
         let logger = self.logger

@@ -156,6 +156,11 @@ public final class QdrantClient {
         _ = try await request("PUT", "/collections/\(Self.escape(name))", body: JSONWriter.bytes(body), operation: "create collection \(name)")
     }
 
+    /// `DELETE /collections/{name}`.
+    public func deleteCollection(_ name: String) async throws(QdrantError) {
+        _ = try await request("DELETE", "/collections/\(Self.escape(name))", operation: "delete collection \(name)")
+    }
+
     /// `PUT /collections/{name}/index`.
     public func createPayloadIndex(_ collection: String, field: String, schema: JSONValue) async throws(QdrantError) {
         let body = JSONValue.object([("field_name", .string(field)), ("field_schema", schema)])
@@ -190,6 +195,13 @@ public final class QdrantClient {
         let result = try await request("POST", "/collections/\(Self.escape(collection))/points", body: JSONWriter.bytes(body), operation: operation)
         guard let points = result.array else { throw .malformed("no points", operation: operation) }
         return points
+    }
+
+    /// `POST /collections/{name}/points/delete?wait=true` by ids.
+    public func delete(_ collection: String, ids: [JSONValue]) async throws(QdrantError) {
+        let body = JSONValue.object([("points", .array(ids))])
+        _ = try await request("POST", "/collections/\(Self.escape(collection))/points/delete?wait=true", body: JSONWriter.bytes(body),
+                              operation: "delete points from \(collection)")
     }
 
     /// `POST /collections/{name}/points/count` with `exact: true`.

@@ -1,3 +1,4 @@
+import Chronology
 import Foundation
 import JSON
 import Postgres
@@ -124,26 +125,11 @@ enum PayloadConversion {
         let unixMicros = micros + 946_684_800_000_000
         var seconds = unixMicros / 1_000_000
         var fraction = unixMicros % 1_000_000
-        if fraction < 0 { fraction += 1_000_000; seconds -= 1 }
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthPrime = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
-        let month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        if fraction < 0 {
+            fraction += 1_000_000
+            seconds -= 1
         }
-        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
-        if fraction != 0 { text += "." + pad(fraction, 6) }
+        let text = CivilTime.isoDateTime(secondsSince1970: seconds, fraction: fraction, fractionDigits: 6)
         return zoned ? text + "Z" : text
     }
 }

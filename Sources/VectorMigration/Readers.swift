@@ -51,7 +51,8 @@ struct TableReader: BatchReader {
     static func select(_ job: VectorJob, after position: String, connection: PostgresConnection, limit: Int? = nil) async throws -> String {
         guard case .table(let schema) = job.source else { preconditionFailure("a table job") }
         var conditions: [String] = []
-        let keys = job.keyColumns.map(quoteIdentifier)
+        // Qualified by the table's alias: the SELECT list also names the key columns' text casts.
+        let keys = job.keyColumns.map { "source.\(quoteIdentifier($0))" }
         if !position.isEmpty, let values = try JSONParser.parse(position).array {
             // Typed literals keep the comparison in the key's own order, which the primary-key index serves.
             var literals: [String] = []
@@ -64,7 +65,7 @@ struct TableReader: BatchReader {
         if let shard = job.shard {
             conditions.append("(hashtext(concat_ws(chr(31), \(keys.map { "\($0)::text" }.joined(separator: ", "))))::int8 & 2147483647) % \(shard.count) = \(shard.index)")
         }
-        var sql = "SELECT \(job.selectList.joined(separator: ", ")) FROM \(schema.qualifiedName)"
+        var sql = "SELECT \(job.selectList.joined(separator: ", ")) FROM \(schema.qualifiedName) AS source"
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY " + keys.joined(separator: ", ")
         if let limit { sql += " LIMIT \(limit)" }

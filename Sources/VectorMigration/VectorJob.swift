@@ -86,6 +86,12 @@ struct VectorJob: Sendable {
     var shard: Shard?
     var types: PostgresTypes
 
+    /// The vectors Qdrant normalizes on write (Cosine), compared approximately and left out of checksums.
+    var normalizedVectors: Set<String?> {
+        guard case .collection = target else { return [] }
+        return Set(vectors.filter { !$0.sparse && $0.distance.lowercased() == "cosine" }.map(\.targetName))
+    }
+
     var sourceDisplay: String {
         switch source {
         case .table(let schema): return schema.qualifiedName

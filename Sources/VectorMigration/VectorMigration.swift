@@ -139,9 +139,11 @@ struct VectorSink: BatchWriter {
     private var qdrant: CollectionWriter?
     private var postgres: TableWriter?
     private let dryRun: Bool
+    private let jobs: [String: VectorJob]
 
     init(settings: VectorRunSettings, jobs: [String: VectorJob], targetTables: [String: TargetTable], dryRun: Bool) {
         self.dryRun = dryRun
+        self.jobs = jobs
         switch settings.target {
         case .qdrant(let configuration):
             qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes)
@@ -154,7 +156,8 @@ struct VectorSink: BatchWriter {
         var outcome: BatchOutcome
         if dryRun {
             outcome = BatchOutcome(units: records.count)
-            for record in records { outcome.checksum.add(record: record.canonicalRecord) }
+            let approximate = jobs[partition]?.normalizedVectors ?? []
+            for record in records { outcome.checksum.add(record: record.checksumRecord(approximate: approximate)) }
         } else if var writer = qdrant {
             outcome = try await writer.write(records, partition: partition)
             qdrant = writer

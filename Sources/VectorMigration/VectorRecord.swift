@@ -88,29 +88,58 @@ public struct VectorRecord: Sendable {
         }
     }
 
-    /// The canonical bytes that verification and checksums compare: id, vectors by name (as float32 bits),
-    /// payload with sorted keys.
-    var canonicalRecord: [UInt8] {
+    /// The bytes checksums add up: the id, the payload with sorted keys, and the vectors (float32 bits) except
+    /// those named in `approximate`, which Qdrant changes on write (it normalizes Cosine vectors).
+    func checksumRecord(approximate: Set<String?>) -> [UInt8] {
         var out = Array(UUIDText.canonical(id).utf8)
         out.append(0)
-        for vector in vectors.sorted(by: { ($0.name ?? "") < ($1.name ?? "") }) {
+        out.append(contentsOf: JSONWriter.canonical(.object(payload)))
+        for vector in vectors.sorted(by: { ($0.name ?? "") < ($1.name ?? "") }) where !approximate.contains(vector.name) {
+            out.append(0)
             out.append(contentsOf: (vector.name ?? "").utf8)
             out.append(0)
             switch vector.data {
             case .dense(let values):
-                out.append(UInt8(ascii: "d"))
                 for value in values { Swift.withUnsafeBytes(of: value.bitPattern.bigEndian) { out.append(contentsOf: $0) } }
             case .sparse(let indices, let values):
-                out.append(UInt8(ascii: "s"))
                 for (index, value) in zip(indices, values).sorted(by: { $0.0 < $1.0 }) {
                     Swift.withUnsafeBytes(of: index.bigEndian) { out.append(contentsOf: $0) }
                     Swift.withUnsafeBytes(of: value.bitPattern.bigEndian) { out.append(contentsOf: $0) }
                 }
             }
         }
-        out.append(0)
-        out.append(contentsOf: JSONWriter.canonical(.object(payload)))
         return out
+    }
+
+    /// Why `stored` (read back from the target) is not this record, or `nil` when it is. Vectors named in
+    /// `normalized` are compared after scaling this record's to unit length, as Qdrant stores Cosine vectors.
+    func difference(from stored: VectorRecord, normalized: Set<String?>) -> String? {
+        if JSONWriter.canonical(.object(payload)) != JSONWriter.canonical(.object(stored.payload)) { return "payload differs" }
+        guard vectors.count == stored.vectors.count else { return "has \(stored.vectors.count) vectors, the source \(vectors.count)" }
+        for vector in vectors {
+            guard let theirs = stored.vectors.first(where: { $0.name == vector.name })?.data else {
+                return "vector \(vector.name ?? "(unnamed)") is missing"
+            }
+            switch (vector.data, theirs) {
+            case let (.dense(ours), .dense(stored)):
+                guard ours.count == stored.count else { return "vector \(vector.name ?? "(unnamed)") has \(stored.count) dimensions, the source \(ours.count)" }
+                if normalized.contains(vector.name) {
+                    let length = ours.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                    let expected = length > 0 ? ours.map { Double($0) / length } : ours.map(Double.init)
+                    if zip(expected, stored).contains(where: { abs($0 - Double($1)) > 1e-5 }) { return "vector \(vector.name ?? "(unnamed)") differs" }
+                } else if ours != stored {
+                    return "vector \(vector.name ?? "(unnamed)") differs"
+                }
+            case let (.sparse(ourIndices, ourValues), .sparse(storedIndices, storedValues)):
+                if zip(ourIndices, ourValues).sorted(by: { $0.0 < $1.0 }).map({ [$0.0, $0.1.bitPattern] })
+                    != zip(storedIndices, storedValues).sorted(by: { $0.0 < $1.0 }).map({ [$0.0, $0.1.bitPattern] }) {
+                    return "sparse vector \(vector.name ?? "(unnamed)") differs"
+                }
+            default:
+                return "vector \(vector.name ?? "(unnamed)") changed kind"
+            }
+        }
+        return nil
     }
 }
 

@@ -213,9 +213,10 @@ struct CompareWriter: BatchWriter {
         guard let job = jobs[partition], let first = records.first else { return outcome }
         await probes.offer(partition, first)
         let found = try await targetRecords(for: records, job: job)
+        let normalized = job.normalizedVectors
         for record in records {
             outcome.tally.add("source")
-            outcome.checksum.add(record: record.canonicalRecord)
+            outcome.checksum.add(record: record.checksumRecord(approximate: normalized))
             if let tenant = job.mapping.tenant, let value = record.payload.first(where: { $0.0 == tenant })?.1.string {
                 outcome.tally.add("tenant \(job.name)\u{1F}\(value)")
             }
@@ -225,19 +226,19 @@ struct CompareWriter: BatchWriter {
                 outcome.problems.append("missing in target: \(job.targetDisplay) has no point \(id) for row (\(record.key.joined(separator: ", ")))")
                 continue
             }
-            if theirs == record.canonicalRecord {
-                outcome.tally.add("matched")
-            } else {
+            if let difference = record.difference(from: theirs, normalized: normalized) {
                 outcome.tally.add("differs")
-                outcome.problems.append("differs: point \(id) in \(job.targetDisplay) (row \(record.key.joined(separator: ", "))) has other vectors or payload than the source")
+                outcome.problems.append("differs: point \(id) in \(job.targetDisplay) (row \(record.key.joined(separator: ", "))): \(difference)")
+            } else {
+                outcome.tally.add("matched")
             }
         }
         return outcome
     }
 
-    /// The canonical bytes of the target's version of each record, by canonical id.
-    private mutating func targetRecords(for records: [VectorRecord], job: VectorJob) async throws -> [String: [UInt8]] {
-        var found: [String: [UInt8]] = [:]
+    /// The target's version of each record, by canonical id.
+    private mutating func targetRecords(for records: [VectorRecord], job: VectorJob) async throws -> [String: VectorRecord] {
+        var found: [String: VectorRecord] = [:]
         switch (settings.target, job.target) {
         case (.qdrant(let configuration), .collection(let collection)):
             let client = self.qdrant ?? QdrantClient(configuration)
@@ -250,7 +251,7 @@ struct CompareWriter: BatchWriter {
             let points = try await client.retrieve(collection, ids: records.map(\.id))
             for point in points {
                 let record = try VectorJob.record(fromPoint: point, payloadSpecs: [])
-                found[UUIDText.canonical(record.id)] = record.canonicalRecord
+                found[UUIDText.canonical(record.id)] = record
             }
         case (.postgres(let configuration, _, _), .table(let schemaName, let table)):
             guard case .table(let source) = job.source else {
@@ -284,7 +285,7 @@ struct CompareWriter: BatchWriter {
             while true {
                 if let row = try decoder.nextRow() {
                     let record = try mirrored.record(fromRow: row)
-                    found[UUIDText.canonical(record.id)] = record.canonicalRecord
+                    found[UUIDText.canonical(record.id)] = record
                     continue
                 }
                 if ended || decoder.finished { break }

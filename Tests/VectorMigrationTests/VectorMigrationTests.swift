@@ -89,14 +89,26 @@ import Testing
         }
     }
 
-    @Test func canonicalRecordsIgnorePayloadOrderAndIdSpelling() {
+    @Test func checksumsIgnorePayloadOrderAndIdSpellingButNotContent() {
         let first = VectorRecord(key: [], id: .string("EC2A18B0705F42E197D9D2E0AE4B2FEB"), vectors: [(nil, .dense([1, 2]))],
                                  payload: [("a", .int(1)), ("b", .string("x"))], rawFields: nil)
         let second = VectorRecord(key: [], id: .string("ec2a18b0-705f-42e1-97d9-d2e0ae4b2feb"), vectors: [(nil, .dense([1, 2]))],
                                   payload: [("b", .string("x")), ("a", .double(1))], rawFields: nil)
-        #expect(first.canonicalRecord == second.canonicalRecord)
+        #expect(first.checksumRecord(approximate: []) == second.checksumRecord(approximate: []))
         let altered = VectorRecord(key: [], id: second.id, vectors: [(nil, .dense([1, 2.0000002]))], payload: second.payload, rawFields: nil)
-        #expect(altered.canonicalRecord != second.canonicalRecord)
+        #expect(altered.checksumRecord(approximate: []) != second.checksumRecord(approximate: []))
+        #expect(altered.checksumRecord(approximate: [nil]) == second.checksumRecord(approximate: [nil]))
+    }
+
+    @Test func cosineVectorsCompareAsQdrantStoresThem() {
+        let source = VectorRecord(key: ["k"], id: .int(1), vectors: [(nil, .dense([3, 4]))], payload: [("p", .int(1))], rawFields: nil)
+        let stored = VectorRecord(key: ["1"], id: .int(1), vectors: [(nil, .dense([0.6, 0.8]))], payload: [("p", .int(1))], rawFields: nil)
+        #expect(source.difference(from: stored, normalized: [nil]) == nil)
+        #expect(source.difference(from: stored, normalized: []) != nil)
+        let changed = VectorRecord(key: ["1"], id: .int(1), vectors: [(nil, .dense([0.8, 0.6]))], payload: [("p", .int(1))], rawFields: nil)
+        #expect(source.difference(from: changed, normalized: [nil]) == "vector (unnamed) differs")
+        let payload = VectorRecord(key: ["1"], id: .int(1), vectors: [(nil, .dense([0.6, 0.8]))], payload: [("p", .int(2))], rawFields: nil)
+        #expect(source.difference(from: payload, normalized: [nil]) == "payload differs")
     }
 
     @Test func timestampsFormatAsISO8601() {

@@ -1,0 +1,85 @@
+import Bolt
+import JSON
+import MigrationCore
+
+/// The two partitions of a graph run, in the order they must complete: relationships need their nodes.
+enum GraphPartition {
+    static let nodes = "nodes"
+    static let relationships = "relationships"
+}
+
+/// Reads nodes or relationships from a Bolt server in internal-id order, a page per batch, without APOC:
+/// `MATCH (n) WHERE id(n) > $last RETURN n ORDER BY id(n) LIMIT $batch`. Resumable after the last id read.
+struct GraphReader: BatchReader {
+    let connection: BoltConnection
+    let partition: String
+    let mapping: GraphMapping
+    let batchSize: Int
+    /// The last internal id read (-1 at the start).
+    private(set) var last: Int64
+
+    init(connection: BoltConnection, partition: String, mapping: GraphMapping, batchSize: Int, position: String) {
+        self.connection = connection
+        self.partition = partition
+        self.mapping = mapping
+        self.batchSize = batchSize
+        self.last = Int64(position) ?? -1
+    }
+
+    mutating func next() async throws -> ReadBatch<GraphItem> {
+        let parameters: [(String, PackStreamValue)] = [("last", .int(last)), ("batch", .int(Int64(batchSize)))]
+        var items: [GraphItem] = []
+        if partition == GraphPartition.nodes {
+            let records = try await connection.query("MATCH (n) WHERE id(n) > $last RETURN n ORDER BY id(n) LIMIT $batch", parameters: parameters)
+            for record in records {
+                let node = try Self.node(record.first ?? .null, mapping: mapping)
+                items.append(.node(node))
+                last = node.sourceID
+            }
+        } else {
+            let key = mapping.nodes.key.map(Self.quote)
+            let query = key.map { "MATCH (a)-[r]->(b) WHERE id(r) > $last RETURN r, a.\($0), b.\($0) ORDER BY id(r) LIMIT $batch" }
+                ?? "MATCH (a)-[r]->(b) WHERE id(r) > $last RETURN r ORDER BY id(r) LIMIT $batch"
+            for record in try await connection.query(query, parameters: parameters) {
+                let relationship = try Self.relationship(record, mapping: mapping)
+                items.append(.relationship(relationship))
+                last = relationship.sourceID
+            }
+        }
+        return ReadBatch(items: items, position: String(last), isLast: items.count < batchSize)
+    }
+
+    static func node(_ value: PackStreamValue, mapping: GraphMapping) throws -> GraphNode {
+        guard case .structure(0x4E, let fields) = value, fields.count >= 3, let id = fields[0].int else {
+            throw BoltError.protocolViolation("expected a Node, got \(value)")
+        }
+        let properties = fields[2].map ?? []
+        let key = mapping.nodes.key.flatMap { name in properties.first { $0.0 == name }?.1 }.flatMap(keyText)
+        return GraphNode(sourceID: id, id: key ?? "n\(id)", labels: fields[1].list?.compactMap(\.string) ?? [], properties: properties)
+    }
+
+    static func relationship(_ record: [PackStreamValue], mapping: GraphMapping) throws -> GraphRelationship {
+        guard case .structure(0x52, let fields)? = record.first, fields.count >= 5, let id = fields[0].int,
+              let start = fields[1].int, let end = fields[2].int, let type = fields[3].string else {
+            throw BoltError.protocolViolation("expected a Relationship, got \(record.first ?? .null)")
+        }
+        let startID = record.count > 1 ? keyText(record[1]) ?? "n\(start)" : "n\(start)"
+        let endID = record.count > 2 ? keyText(record[2]) ?? "n\(end)" : "n\(end)"
+        return GraphRelationship(sourceID: id, id: mapping.relationshipID(sourceID: id, type: type, start: startID, end: endID),
+                                 type: type, start: startID, end: endID, properties: fields[4].map ?? [])
+    }
+
+    /// A key property's value as an id: strings as they are, integers in decimal.
+    static func keyText(_ value: PackStreamValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .int(let number): return String(number)
+        default: return nil
+        }
+    }
+
+    /// `` `name` `` with backticks doubled: labels, types and property names in generated Cypher.
+    static func quote(_ name: String) -> String {
+        "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
+    }
+}
