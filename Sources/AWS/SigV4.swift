@@ -97,21 +97,7 @@ public struct SigV4Signer: Sendable {
         let pathOnly = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
         guard !pathOnly.isEmpty else { return "/" }
         return pathOnly.split(separator: "/", omittingEmptySubsequences: false).map { segment in
-            Self.encode(Self.decode(String(segment)))
+            Self.encode(ServiceURI.percentDecode(segment))
         }.joined(separator: "/")
-    }
-
-    private static func decode(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

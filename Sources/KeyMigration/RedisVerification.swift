@@ -208,27 +208,24 @@ struct KeyCompareWriter: BatchWriter {
     let target: RedisDeployment
     let options: RedisVerifyOptions
     let partitionDatabases: [String: Int]
-    private var sourceClients: [Int: DatabaseClient] = [:]
-    private var targetClients: [Int: DatabaseClient] = [:]
+    private var clients: DatabaseClients
 
     init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, partitionDatabases: [String: Int]) {
         self.source = source
         self.target = target
         self.options = options
         self.partitionDatabases = partitionDatabases
+        self.clients = DatabaseClients(source: source, target: target)
     }
 
     mutating func reset() async {
-        for client in sourceClients.values { await client.client.close() }
-        for client in targetClients.values { await client.client.close() }
-        sourceClients = [:]
-        targetClients = [:]
+        await clients.reset()
     }
 
     mutating func write(_ keys: [[UInt8]], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: keys.count)
         guard !keys.isEmpty, let database = partitionDatabases[partition] else { return outcome }
-        let sourceSide = try await client(&sourceClients, source, database)
+        let sourceSide = try await clients.source(database)
         let sourceStates = try await sourceSide.inspect(keys)
         var present: [(key: [UInt8], state: KeyState)] = []
         for (key, state) in zip(keys, sourceStates) where state.type != .none && options.filter.admits(type: state.type) {
@@ -242,7 +239,7 @@ struct KeyCompareWriter: BatchWriter {
             byTarget[target.database, default: []].append(index)
         }
         for (targetDatabase, indices) in byTarget.sorted(by: { $0.key < $1.key }) {
-            let targetSide = try await client(&targetClients, target, targetDatabase)
+            let targetSide = try await clients.target(targetDatabase)
             let targetKeys = indices.map { mapped[$0].key }
             let targetStates = try await targetSide.inspect(targetKeys)
             let targetDigests = try await digester.digests(of: Array(zip(targetKeys, targetStates)).map { ($0.0, $0.1) }, client: targetSide.client)
@@ -312,8 +309,7 @@ struct ExtraKeyWriter: BatchWriter {
     let options: RedisVerifyOptions
     let sourceDatabases: [Int]
     let partitionDatabases: [String: Int]
-    private var sourceClients: [Int: DatabaseClient] = [:]
-    private var targetClients: [Int: DatabaseClient] = [:]
+    private var clients: DatabaseClients
 
     init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, sourceDatabases: [Int], partitionDatabases: [String: Int]) {
         self.source = source
@@ -321,13 +317,11 @@ struct ExtraKeyWriter: BatchWriter {
         self.options = options
         self.sourceDatabases = sourceDatabases
         self.partitionDatabases = partitionDatabases
+        self.clients = DatabaseClients(source: source, target: target)
     }
 
     mutating func reset() async {
-        for client in sourceClients.values { await client.client.close() }
-        for client in targetClients.values { await client.client.close() }
-        sourceClients = [:]
-        targetClients = [:]
+        await clients.reset()
     }
 
     mutating func write(_ keys: [[UInt8]], partition: String) async throws -> BatchOutcome {
@@ -335,7 +329,7 @@ struct ExtraKeyWriter: BatchWriter {
         guard !keys.isEmpty, let database = partitionDatabases[partition] else { return outcome }
         var inScope = keys
         if !options.filter.types.isEmpty {
-            let targetSide = try await client(&targetClients, target, database)
+            let targetSide = try await clients.target(database)
             let states = try await targetSide.inspect(keys)
             inScope = zip(keys, states).filter { options.filter.admits(type: $0.1.type) }.map(\.0)
         }
@@ -351,7 +345,7 @@ struct ExtraKeyWriter: BatchWriter {
             bySource[origin.database, default: []].append((key, origin.key))
         }
         for (sourceDatabase, pairs) in bySource.sorted(by: { $0.key < $1.key }) {
-            let sourceSide = try await client(&sourceClients, source, sourceDatabase)
+            let sourceSide = try await clients.source(sourceDatabase)
             let replies = try await sourceSide.client.pipeline(pairs.map { KeyedCommand(key: $0.1, RESPCommand("EXISTS", $0.1)) })
             for (pair, reply) in zip(pairs, replies) where reply.integer == 0 {
                 report(pair.0, database: database, into: &outcome)
@@ -366,10 +360,37 @@ struct ExtraKeyWriter: BatchWriter {
     }
 }
 
-/// The cached client for `database`, connected on first use.
-private func client(_ cache: inout [Int: DatabaseClient], _ deployment: RedisDeployment, _ database: Int) async throws -> DatabaseClient {
-    if let existing = cache[database] { return existing }
-    let fresh = try await DatabaseClient.connect(deployment, database: database)
-    cache[database] = fresh
-    return fresh
+/// One client per database of each side, connected on first use and owned by one writer.
+struct DatabaseClients {
+    let sourceDeployment: RedisDeployment
+    let targetDeployment: RedisDeployment
+    private var sources: [Int: DatabaseClient] = [:]
+    private var targets: [Int: DatabaseClient] = [:]
+
+    init(source: RedisDeployment, target: RedisDeployment) {
+        self.sourceDeployment = source
+        self.targetDeployment = target
+    }
+
+    mutating func source(_ database: Int) async throws -> DatabaseClient {
+        if let existing = sources[database] { return existing }
+        let fresh = try await DatabaseClient.connect(sourceDeployment, database: database)
+        sources[database] = fresh
+        return fresh
+    }
+
+    mutating func target(_ database: Int) async throws -> DatabaseClient {
+        if let existing = targets[database] { return existing }
+        let fresh = try await DatabaseClient.connect(targetDeployment, database: database)
+        targets[database] = fresh
+        return fresh
+    }
+
+    /// Closes every connection; the next use reconnects.
+    mutating func reset() async {
+        for client in sources.values { await client.client.close() }
+        for client in targets.values { await client.client.close() }
+        sources = [:]
+        targets = [:]
+    }
 }

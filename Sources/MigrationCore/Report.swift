@@ -11,6 +11,8 @@ public struct MigrationReport: Sendable, Codable, Equatable {
         case mismatched
         /// The run stopped on an error; the checkpoint says how far it got.
         case failed
+        /// The run finished, but the target refused some records (listed in a dead-letter file).
+        case incomplete
         /// `--dry-run`: read everything, wrote nothing.
         case dryRun = "dry-run"
     }

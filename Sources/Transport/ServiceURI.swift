@@ -127,15 +127,19 @@ public struct ServiceURI: Sendable, Hashable, CustomStringConvertible {
         return String(text[...colon]) + "***" + String(text[at...])
     }
 
-    private static func percentDecode<S: StringProtocol>(_ text: S) -> String {
+    /// `text` with `%XX` escapes decoded (invalid escapes are kept as they are).
+    public static func percentDecode<S: StringProtocol>(_ text: S) -> String {
+        let input = Array(text.utf8)
         var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+        var index = 0
+        while index < input.count {
+            if input[index] == UInt8(ascii: "%"), index + 2 < input.count,
+               let value = UInt8(String(decoding: input[(index + 1)...(index + 2)], as: UTF8.self), radix: 16) {
                 bytes.append(value)
+                index += 3
             } else {
-                bytes.append(byte)
+                bytes.append(input[index])
+                index += 1
             }
         }
         return String(decoding: bytes, as: UTF8.self)

@@ -17,7 +17,7 @@ struct Migrate: AsyncParsableCommand {
             Passwords: put them in MIGRATE_SOURCE_PASSWORD / MIGRATE_TARGET_PASSWORD or a --…-password-file \
             rather than in URIs, so they stay out of the process list and shell history.
             """,
-        subcommands: [RedisCommand.self, VectorsCommand.self, VerifyCommand.self]
+        subcommands: [RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self]
     )
 
     /// Parses the arguments, then hides any password in them from the process list before running.
@@ -66,7 +66,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Compare source and target: counts, types, expiries and values, in both directions.",
-        subcommands: [VerifyRedisCommand.self, VerifyVectorsCommand.self]
+        subcommands: [VerifyRedisCommand.self, VerifyVectorsCommand.self, VerifyGraphCommand.self]
     )
 }
 

@@ -49,15 +49,7 @@ struct RedisCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = RedisRunSettings(
-            source: try source.deployment(timeouts),
-            target: try target.deployment(timeouts),
-            databases: selection.databases.isEmpty ? nil : selection.databases,
-            batchSize: run.batch,
-            concurrency: run.concurrency,
-            progressStyle: .automatic(json: run.json),
-            logger: run.logger()
-        )
+        let settings = try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
         var options = RedisCopyOptions()
         options.mode = mode
         options.filter = selection.filter
@@ -104,15 +96,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = RedisRunSettings(
-            source: try source.deployment(timeouts),
-            target: try target.deployment(timeouts),
-            databases: selection.databases.isEmpty ? nil : selection.databases,
-            batchSize: run.batch,
-            concurrency: run.concurrency,
-            progressStyle: .automatic(json: run.json),
-            logger: run.logger()
-        )
+        let settings = try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
         var options = RedisVerifyOptions()
         options.filter = selection.filter
         options.mapping = try selection.mapping()

@@ -190,6 +190,19 @@ struct RunOptions: ParsableArguments {
         return logger
     }
 
+    /// The settings of a Redis copy or verification.
+    func redisSettings(source: SourceOptions, target: TargetOptions, selection: KeySelectionOptions, timeouts: TimeoutOptions) throws -> RedisRunSettings {
+        RedisRunSettings(
+            source: try source.deployment(timeouts),
+            target: try target.deployment(timeouts),
+            databases: selection.databases.isEmpty ? nil : selection.databases,
+            batchSize: batch,
+            concurrency: concurrency,
+            progressStyle: .automatic(json: json),
+            logger: logger()
+        )
+    }
+
     /// Prints the report (text, or a JSON line with `--json`), writes `--report`, and maps the outcome to an exit code.
     func finish(with report: MigrationReport) async throws {
         if json {
@@ -203,7 +216,7 @@ struct RunOptions: ParsableArguments {
         switch report.outcome {
         case .succeeded, .dryRun: return
         case .mismatched: throw ExitCodes.mismatched
-        case .failed: throw ExitCodes.failed
+        case .failed, .incomplete: throw ExitCodes.failed
         }
     }
 }

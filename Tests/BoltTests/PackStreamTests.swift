@@ -51,3 +51,19 @@ import Testing
         #expect(throws: PackStreamError.self) { try decode([0xA1, 0x01, 0x01]) }
     }
 }
+
+@Suite struct BoltFramingTests {
+    @Test func splitsLargeMessagesIntoChunksAndEndsWithAnEmptyOne() {
+        let framed = BoltConnection.frame(Array(repeating: 7, count: 70_000))
+        #expect(Array(framed.prefix(2)) == [0xFF, 0xFF])
+        #expect(Array(framed[(2 + 65_535)..<(4 + 65_535)]) == [0x11, 0x71])
+        #expect(Array(framed.suffix(2)) == [0, 0])
+        #expect(framed.count == 70_000 + 2 + 2 + 2)
+        #expect(BoltConnection.frame([1, 2]) == [0, 2, 1, 2, 0, 0])
+    }
+
+    @Test func offersBolt5And4VersionRanges() {
+        // 5.4 down to 5.0, 4.4 and 4.3, 4.1, 4.0: Memgraph's 5.2 and 4.3 are both covered.
+        #expect(BoltConnection.proposals == [0, 4, 4, 5, 0, 1, 4, 4, 0, 0, 1, 4, 0, 0, 0, 4])
+    }
+}

@@ -14,6 +14,11 @@ import Testing
         #expect(uri.queryValue("x") == "1")
     }
 
+    @Test func decodesValidEscapesAndKeepsInvalidOnes() {
+        #expect(ServiceURI.percentDecode("a%20b%zz%4") == "a b%zz%4")
+        #expect(ServiceURI.percentDecode("%E2%9C%93") == "✓")
+    }
+
     @Test func neverShowsThePassword() throws {
         let uri = try ServiceURI("redis://:hunter2@localhost", defaultPorts: ports)
         #expect(uri.description == "redis://:***@localhost:6379")
