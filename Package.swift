@@ -113,7 +113,8 @@ let package = Package(
         .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["KeyMigration", "VectorMigration", "Postgres", "Qdrant", "JSON", "RESP", "Transport", "MigrationCore", "migrate"]
+            dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",
+                           "RESP", "Transport", "MigrationCore", "migrate"]
         ),
     ]
 )

@@ -227,3 +227,6 @@ tmp="$(mktemp "$RUN_DIR/deps.env.XXXXXX")"
 chmod 644 "$tmp"
 mv "$tmp" "$DEPS_ENV"
 log "wrote .run/deps.env"
+
+# The graph peers' own dependencies (FalkorDB, the Bolt and Neptune stand-ins, moto's S3).
+bash "$REPO/scripts/graph/install-deps.sh"

@@ -650,6 +650,8 @@ cmd_start() {
         create_cluster "$spec"
     done
 
+    # The graph peers (FalkorDB, Bolt and Neptune stand-ins, S3) have their own script and env file.
+    bash "$REPO/scripts/graph/servers.sh" start
     write_env
     log "all servers up; environment in $SERVERS_ENV"
 }
@@ -737,6 +739,8 @@ write_env() {
         echo "export QDRANT_TLS_URL=$(qdrant_url 16335 tls)"
         echo "export QDRANT_API_KEY=$QDRANT_API_KEY"
         printf 'export TEST_CA=%q\n' "$TLS_DIR/ca.crt"
+        # Graph peers (scripts/graph/servers.sh writes them to their own file).
+        grep '^export ' "$RUN_DIR/graph.env"
     } >"$tmp"
     chmod 644 "$tmp"
     mv "$tmp" "$SERVERS_ENV"
@@ -744,6 +748,7 @@ write_env() {
 
 cmd_stop() {
     local line name
+    bash "$REPO/scripts/graph/servers.sh" stop
     # Needs no deps: pid files are enough. Nothing running is not an error.
     if [[ -d $SERVERS_DIR ]]; then
         while IFS= read -r line; do
@@ -808,6 +813,7 @@ cmd_status() {
         fi
         printf '%-24s %-6s %-8s %s\n' "$name" "$port" "$pid" "$state"
     done
+    bash "$REPO/scripts/graph/servers.sh" status || all_up=0
     ((all_up))
 }
 

@@ -8,7 +8,7 @@
 # set. Otherwise (a fresh machine) this script installs the dependencies, starts
 # the servers itself and stops them when it ends. Set MIGRATE_NO_SERVERS=1 to run
 # only the tests that need no server.
-# The Qdrant stand-in's pytest suite runs first (venv from scripts/install-deps.sh).
+# The stand-ins' pytest suites run first (venv from scripts/install-deps.sh).
 # The full swift test output is also kept in .run/swift-test.log.
 set -euo pipefail
 
@@ -30,14 +30,14 @@ else
 fi
 
 mkdir -p .run
-# The Qdrant stand-in's own tests (they start private instances on free ports)
+# The stand-ins' own tests (Qdrant, Bolt, Neptune; they start private instances on free ports)
 # run first, so swift test's output stays last. A failure there does not stop
 # swift test, but the script still exits non-zero.
 standin_status=0
-"${MIGRATE_VENV:-.run/venv}/bin/python" -m pytest -q -p no:cacheprovider scripts/standins/test_qdrant_standin.py \
+"${MIGRATE_VENV:-.run/venv}/bin/python" -m pytest -q -p no:cacheprovider scripts/standins/test_qdrant_standin.py scripts/graph \
     || standin_status=$?
 if ((standin_status)); then
-    echo "[test] Qdrant stand-in tests FAILED (exit $standin_status); running swift test anyway" >&2
+    echo "[test] stand-in tests FAILED (exit $standin_status); running swift test anyway" >&2
 fi
 swift build
 # pipefail (set above) makes the pipeline's status swift test's, not tee's.

@@ -257,12 +257,18 @@ public final class BoltConnection: @unchecked Sendable {
                     }
                 }
                 if let (code, message) = failure {
-                    // After FAILURE the server ignores everything until RESET.
-                    var reset = PackStreamEncoder()
-                    reset.encode(.structure(tag: Message.reset, fields: []))
-                    try Self.frame(reset.bytes).withUnsafeBytes { try stream.write($0) }
-                    while true {
-                        if case .success = try self.readReply(stream) { break }
+                    // After FAILURE the server ignores everything until RESET. Servers close the connection
+                    // after an authentication failure instead: the FAILURE is still what the caller hears.
+                    do {
+                        var reset = PackStreamEncoder()
+                        reset.encode(.structure(tag: Message.reset, fields: []))
+                        try Self.frame(reset.bytes).withUnsafeBytes { try stream.write($0) }
+                        while true {
+                            if case .success = try self.readReply(stream) { break }
+                        }
+                    } catch {
+                        stream.close()
+                        self.stream = nil
                     }
                     return .failure(BoltError.failure(code: code, message: message))
                 }

@@ -64,8 +64,10 @@ public struct GraphMigration: Sendable {
 
     public func run() async throws -> MigrationReport {
         let startedAt = Date()
-        let counts = try await GraphCounts.source(settings.source)
-        try await checkTarget(settings.target)
+        // Even the first requests ride out a failover or a busy cluster: transient errors are retried here too.
+        let retry = RetryPolicy()
+        let counts = try await retry.run(isTransient: isTransient) { try await GraphCounts.source(self.settings.source) }
+        try await retry.run(isTransient: isTransient) { try await checkTarget(self.settings.target) }
         let fingerprint = Self.fingerprint(settings)
         let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16)).json"))
         let begun = try await store.begin(migration: "graph", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)

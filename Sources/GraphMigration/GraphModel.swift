@@ -94,11 +94,11 @@ public struct PropertyConverter: Sendable {
             guard policy.bytes == .json else { throw UnstorableProperty(property: property, reason: "is a byte array, which Neptune cannot store (mapping: bytes: refuse)") }
             conversions["bytes→base64", default: 0] += 1
             return .string(Data(data).base64EncodedString())
-        case .list(let items):
+        case .list:
             guard policy.lists == .json else { throw UnstorableProperty(property: property, reason: "is a list, which Neptune cannot store (mapping: lists: refuse)") }
             conversions["list→json", default: 0] += 1
             return .string(JSONWriter.text(try nested(value, property: property)))
-        case .map(let entries):
+        case .map:
             guard policy.maps == .json else { throw UnstorableProperty(property: property, reason: "is a map, which Neptune cannot store (mapping: maps: refuse)") }
             conversions["map→json", default: 0] += 1
             return .string(JSONWriter.text(try nested(value, property: property)))

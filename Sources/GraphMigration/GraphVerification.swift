@@ -15,14 +15,17 @@ public struct GraphVerification: Sendable {
 
     public func run() async throws -> MigrationReport {
         let startedAt = Date()
-        let counts = try await GraphCounts.source(settings.source)
-        let sourceSummary = try await GraphSummary.read(.bolt(settings.source, displayName: settings.sourceDisplayName))
-        let targetSummary = try await GraphSummary.read(settings.target)
+        let retry = RetryPolicy()
+        let settings = self.settings
+        let counts = try await retry.run(isTransient: isTransient) { try await GraphCounts.source(settings.source) }
+        let sourceSummary = try await retry.run(isTransient: isTransient) {
+            try await GraphSummary.read(.bolt(settings.source, displayName: settings.sourceDisplayName))
+        }
+        let targetSummary = try await retry.run(isTransient: isTransient) { try await GraphSummary.read(settings.target) }
 
         let progress = ProgressReporter(phase: "verify graph", unit: "records", total: counts.nodes + counts.relationships, style: settings.progressStyle)
         await progress.start()
         let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient, problemLimit: 20), logger: settings.logger)
-        let settings = self.settings
         var checkpoint = Checkpoint(migration: "verify graph", fingerprint: "")
         var problems: [String] = []
         for partition in [GraphPartition.nodes, GraphPartition.relationships] {

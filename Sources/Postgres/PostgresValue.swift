@@ -120,11 +120,20 @@ public enum PostgresBinary {
     private static func decodeVector(_ reader: inout ByteReader, half: Bool) throws(PostgresError) -> [Float] {
         let dimensions = Int(try reader.uint16())
         _ = try reader.uint16()
-        var values = [Float](repeating: 0, count: dimensions)
-        for index in 0..<dimensions {
-            values[index] = half ? Float(Float16(bitPattern: try reader.uint16())) : Float(bitPattern: try reader.uint32())
+        let raw = try reader.bytes(dimensions * (half ? 2 : 4))
+        // One pass over the big-endian components, without a bounds-checked read per value.
+        return [Float](unsafeUninitializedCapacity: dimensions) { values, count in
+            raw.withUnsafeBytes { bytes in
+                for index in 0..<dimensions {
+                    if half {
+                        values[index] = Float(Float16(bitPattern: UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))))
+                    } else {
+                        values[index] = Float(bitPattern: UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+                    }
+                }
+            }
+            count = dimensions
         }
-        return values
     }
 
     private static func decodeArray(_ reader: inout ByteReader, element: UInt32, types: PostgresTypes) throws(PostgresError) -> PostgresValue {

@@ -24,15 +24,15 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .connectionRefused(let endpoint):
             return "connection refused by \(endpoint): nothing listens there. Check that the server runs and the port is right."
         case .timedOut(let endpoint, let during):
-            return "timed out during \(during) with \(endpoint). Check the address, security groups and firewalls; a TLS-only port expects rediss://."
+            return "timed out during \(during) with \(endpoint). Check the address, security groups and firewalls; a TLS-only port expects a TLS URI (rediss://, bolt+s://, https://)."
         case .tlsHandshakeFailed(let endpoint, let reason):
-            return "TLS handshake with \(endpoint) failed: \(reason). If the server does not use TLS, use redis:// instead of rediss://."
+            return "TLS handshake with \(endpoint) failed: \(reason). If the server does not use TLS, use the plain URI (redis://, bolt://, http://)."
         case .certificateVerificationFailed(let endpoint, let reason):
-            return "the TLS certificate of \(endpoint) did not verify: \(reason). Pass the CA that signed it with --source-ca-file/--target-ca-file, or (unsafe) --…-insecure-skip-verify."
+            return "the TLS certificate of \(endpoint) did not verify: \(reason). Pass the CA that signed it with --source-ca-file/--target-ca-file."
         case .tlsFileUnusable(let path, let reason):
             return "cannot use TLS file '\(path)': \(reason). Check the path and that the file is PEM."
         case .closedByPeer(let endpoint, let during):
-            return "\(endpoint) closed the connection during \(during). If the server requires TLS, use rediss://; otherwise check its logs (maxclients, timeouts)."
+            return "\(endpoint) closed the connection during \(during). If the server requires TLS, use a TLS URI (rediss://, bolt+s://, https://); otherwise check its logs (connection limits, timeouts)."
         case .socketError(let endpoint, let operation, let reason):
             return "\(operation) with \(endpoint) failed: \(reason)."
         }

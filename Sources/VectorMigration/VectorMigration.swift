@@ -157,7 +157,7 @@ struct VectorSink: BatchWriter {
         if dryRun {
             outcome = BatchOutcome(units: records.count)
             let approximate = jobs[partition]?.normalizedVectors ?? []
-            for record in records { outcome.checksum.add(record: record.checksumRecord(approximate: approximate)) }
+            for record in records { outcome.checksum.add(digest: record.checksumDigest(approximate: approximate)) }
         } else if var writer = qdrant {
             outcome = try await writer.write(records, partition: partition)
             qdrant = writer

@@ -88,27 +88,29 @@ public struct VectorRecord: Sendable {
         }
     }
 
-    /// The bytes checksums add up: the id, the payload with sorted keys, and the vectors (float32 bits) except
-    /// those named in `approximate`, which Qdrant changes on write (it normalizes Cosine vectors).
-    func checksumRecord(approximate: Set<String?>) -> [UInt8] {
-        var out = Array(UUIDText.canonical(id).utf8)
-        out.append(0)
-        out.append(contentsOf: JSONWriter.canonical(.object(payload)))
+    /// The SHA-256 that checksums add up: over the id, the payload with sorted keys, and the vectors (float32
+    /// bits, little-endian) except those named in `approximate`, which Qdrant changes on write (it normalizes
+    /// Cosine vectors).
+    func checksumDigest(approximate: Set<String?>) -> [UInt8] {
+        var hasher = SHA256Hasher()
+        hasher.update(UUIDText.canonical(id))
+        hasher.update([0])
+        hasher.update(JSONWriter.canonical(.object(payload)))
         for vector in vectors.sorted(by: { ($0.name ?? "") < ($1.name ?? "") }) where !approximate.contains(vector.name) {
-            out.append(0)
-            out.append(contentsOf: (vector.name ?? "").utf8)
-            out.append(0)
+            hasher.update([0])
+            hasher.update(vector.name ?? "")
+            hasher.update([0])
             switch vector.data {
             case .dense(let values):
-                for value in values { Swift.withUnsafeBytes(of: value.bitPattern.bigEndian) { out.append(contentsOf: $0) } }
+                values.withUnsafeBytes { hasher.update($0) }
             case .sparse(let indices, let values):
                 for (index, value) in zip(indices, values).sorted(by: { $0.0 < $1.0 }) {
-                    Swift.withUnsafeBytes(of: index.bigEndian) { out.append(contentsOf: $0) }
-                    Swift.withUnsafeBytes(of: value.bitPattern.bigEndian) { out.append(contentsOf: $0) }
+                    Swift.withUnsafeBytes(of: index.littleEndian) { hasher.update($0) }
+                    Swift.withUnsafeBytes(of: value.bitPattern.littleEndian) { hasher.update($0) }
                 }
             }
         }
-        return out
+        return hasher.finalize()
     }
 
     /// Why `stored` (read back from the target) is not this record, or `nil` when it is. Vectors named in

@@ -216,7 +216,7 @@ struct CompareWriter: BatchWriter {
         let normalized = job.normalizedVectors
         for record in records {
             outcome.tally.add("source")
-            outcome.checksum.add(record: record.checksumRecord(approximate: normalized))
+            outcome.checksum.add(digest: record.checksumDigest(approximate: normalized))
             if let tenant = job.mapping.tenant, let value = record.payload.first(where: { $0.0 == tenant })?.1.string {
                 outcome.tally.add("tenant \(job.name)\u{1F}\(value)")
             }

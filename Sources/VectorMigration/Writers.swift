@@ -49,7 +49,7 @@ struct CollectionWriter: BatchWriter {
             body.append(contentsOf: points == 0 ? Array(#"{"points":["#.utf8) : [UInt8(ascii: ",")])
             body.append(contentsOf: point)
             points += 1
-            outcome.checksum.add(record: record.checksumRecord(approximate: job.normalizedVectors))
+            outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         try await flush()
         outcome.tally.add("points", records.count)
@@ -103,7 +103,7 @@ struct TableWriter: BatchWriter {
         var encoder = CopyBinaryEncoder()
         for record in records {
             encoder.appendRow(try target.fields(for: record))
-            outcome.checksum.add(record: record.checksumRecord(approximate: job.normalizedVectors))
+            outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         let data = encoder.finish()
         try await connection.execute("BEGIN")

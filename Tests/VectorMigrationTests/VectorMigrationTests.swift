@@ -94,10 +94,10 @@ import Testing
                                  payload: [("a", .int(1)), ("b", .string("x"))], rawFields: nil)
         let second = VectorRecord(key: [], id: .string("ec2a18b0-705f-42e1-97d9-d2e0ae4b2feb"), vectors: [(nil, .dense([1, 2]))],
                                   payload: [("b", .string("x")), ("a", .double(1))], rawFields: nil)
-        #expect(first.checksumRecord(approximate: []) == second.checksumRecord(approximate: []))
+        #expect(first.checksumDigest(approximate: []) == second.checksumDigest(approximate: []))
         let altered = VectorRecord(key: [], id: second.id, vectors: [(nil, .dense([1, 2.0000002]))], payload: second.payload, rawFields: nil)
-        #expect(altered.checksumRecord(approximate: []) != second.checksumRecord(approximate: []))
-        #expect(altered.checksumRecord(approximate: [nil]) == second.checksumRecord(approximate: [nil]))
+        #expect(altered.checksumDigest(approximate: []) != second.checksumDigest(approximate: []))
+        #expect(altered.checksumDigest(approximate: [nil]) == second.checksumDigest(approximate: [nil]))
     }
 
     @Test func cosineVectorsCompareAsQdrantStoresThem() {
