@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "GraphMigration",
             dependencies: [
-                "Bolt", "Neptune", "AWS", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology",
+                "Bolt", "Neptune", "AWS", "HTTP", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

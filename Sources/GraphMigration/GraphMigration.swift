@@ -29,9 +29,11 @@ public struct GraphRunSettings: Sendable {
     public var concurrency: Int
     public var progressStyle: ProgressStyle
     public var logger: Logger
+    /// Write bulk-load CSV files (and upload and load them) instead of writing to the target over HTTP.
+    public var export: BulkExport?
 
     public init(source: BoltConfiguration, sourceDisplayName: String, target: GraphStore, mapping: GraphMapping,
-                batchSize: Int, concurrency: Int, progressStyle: ProgressStyle, logger: Logger) {
+                batchSize: Int, concurrency: Int, progressStyle: ProgressStyle, logger: Logger, export: BulkExport? = nil) {
         self.source = source
         self.sourceDisplayName = sourceDisplayName
         self.target = target
@@ -40,6 +42,7 @@ public struct GraphRunSettings: Sendable {
         self.concurrency = concurrency
         self.progressStyle = progressStyle
         self.logger = logger
+        self.export = export
     }
 
     /// A new reader for `partition` from `position`.
@@ -55,11 +58,14 @@ public struct GraphMigration: Sendable {
     public var settings: GraphRunSettings
     public var checkpointDirectory: String
     public var resumePolicy: ResumePolicy
+    /// The most records per second, if limited.
+    public var rateLimit: Int?
 
-    public init(settings: GraphRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy) {
+    public init(settings: GraphRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy, rateLimit: Int? = nil) {
         self.settings = settings
         self.checkpointDirectory = checkpointDirectory
         self.resumePolicy = resumePolicy
+        self.rateLimit = rateLimit
     }
 
     public func run() async throws -> MigrationReport {
@@ -67,7 +73,9 @@ public struct GraphMigration: Sendable {
         // Even the first requests ride out a failover or a busy cluster: transient errors are retried here too.
         let retry = RetryPolicy()
         let counts = try await retry.run(isTransient: isTransient) { try await GraphCounts.source(self.settings.source) }
-        try await retry.run(isTransient: isTransient) { try await checkTarget(self.settings.target) }
+        if settings.export == nil || settings.export?.loaderRoleARN != nil {
+            try await retry.run(isTransient: isTransient) { try await checkTarget(self.settings.target) }
+        }
         let fingerprint = Self.fingerprint(settings)
         let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16)).json"))
         let begun = try await store.begin(migration: "graph", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
@@ -80,7 +88,8 @@ public struct GraphMigration: Sendable {
         let progress = ProgressReporter(phase: "graph", unit: "records", total: counts.nodes + counts.relationships, style: settings.progressStyle)
         await progress.restore(done: checkpoint.tally["nodes"] + checkpoint.tally["relationships"] + checkpoint.tally["dead-lettered"], bytes: 0)
         await progress.start()
-        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient), logger: settings.logger)
+        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
+                                                         rateLimiter: rateLimit.map { RateLimiter(perSecond: $0) }), logger: settings.logger)
         let settings = self.settings
         var outcome = MigrationReport.Outcome.succeeded
         var problems: [String] = []
@@ -95,6 +104,9 @@ public struct GraphMigration: Sendable {
                 )
                 checkpoint = result.checkpoint
                 problems += result.problems
+            }
+            if let export = settings.export {
+                problems += try await Self.finishExport(export, target: settings.target)
             }
         } catch {
             outcome = .failed
@@ -112,6 +124,21 @@ public struct GraphMigration: Sendable {
             startedAt: startedAt, resumed: resumed, totals: checkpoint.tally.excluding(["label ", "type ", "converted "]),
             checksum: checkpoint.checksum, sections: Self.sections(checkpoint.tally), problems: problems, checkpoint: store.path
         )
+    }
+
+    /// Uploads the CSV files and runs the bulk loader, as asked; returns lines for the report.
+    private static func finishExport(_ export: BulkExport, target: GraphStore) async throws -> [String] {
+        var lines = ["bulk-load CSV files are in \(export.directory)"]
+        guard let source = try await BulkLoader.upload(export) else { return lines }
+        lines.append("uploaded to \(source)")
+        guard let role = export.loaderRoleARN else { return lines }
+        guard case .neptune(let neptune) = target else {
+            throw NeptuneError.malformed("--load needs a Neptune target (https://…:8182)")
+        }
+        let status = try await BulkLoader.load(source: source, roleARN: role, neptune: neptune)
+        let records = status["overallStatus"]?["totalRecords"]?.int ?? 0
+        lines.append("Neptune bulk load completed: \(records) records")
+        return lines
     }
 
     /// Connects to the target once, so a wrong address, certificate or signature fails before the first write.
@@ -134,7 +161,7 @@ public struct GraphMigration: Sendable {
     static func fingerprint(_ settings: GraphRunSettings) -> String {
         var hasher = SHA256Hasher()
         for part in [settings.sourceDisplayName, settings.target.displayName, settings.mapping.nodes.key ?? "",
-                     settings.mapping.relationships.id.rawValue] {
+                     settings.mapping.relationships.id.rawValue, settings.export?.directory ?? "http"] {
             hasher.update(length: part.utf8.count)
             hasher.update(part)
         }
@@ -158,7 +185,13 @@ struct GraphSink: BatchWriter {
     private var neptune: NeptuneWriter?
     private var bolt: BoltWriter?
 
+    private var csv: CSVExportWriter?
+
     init(settings: GraphRunSettings, deadLetters: DeadLetterFile) {
+        if let export = settings.export {
+            csv = CSVExportWriter(directory: export.directory, converter: PropertyConverter(policy: settings.mapping.properties), deadLetters: deadLetters)
+            return
+        }
         switch settings.target {
         case .neptune(let configuration):
             neptune = NeptuneWriter(configuration: configuration, converter: PropertyConverter(policy: settings.mapping.properties), deadLetters: deadLetters)
@@ -168,6 +201,10 @@ struct GraphSink: BatchWriter {
     }
 
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
+        if var writer = csv {
+            defer { csv = writer }
+            return try await writer.write(items, partition: partition)
+        }
         if var writer = neptune {
             defer { neptune = writer }
             return try await writer.write(items, partition: partition)

@@ -109,6 +109,16 @@ public struct PropertyConverter: Sendable {
         }
     }
 
+    /// The literal of every property, nulls left out (Neptune has no null properties).
+    public func literals(_ properties: [(String, PackStreamValue)], conversions: inout [String: Int]) throws(UnstorableProperty) -> [(String, JSONValue)] {
+        var out: [(String, JSONValue)] = []
+        for (name, value) in properties {
+            let literal = try literal(value, property: name, conversions: &conversions)
+            if !literal.isNull { out.append((name, literal)) }
+        }
+        return out
+    }
+
     /// JSON for a value inside a list or map (nested conversions are not counted separately).
     private func nested(_ value: PackStreamValue, property: String) throws(UnstorableProperty) -> JSONValue {
         switch value {

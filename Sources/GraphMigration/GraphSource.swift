@@ -9,7 +9,8 @@ enum GraphPartition {
 }
 
 /// Reads nodes or relationships from a Bolt server in internal-id order, a page per batch, without APOC:
-/// `MATCH (n) WHERE id(n) > $last RETURN n ORDER BY id(n) LIMIT $batch`. Resumable after the last id read.
+/// `MATCH (n) WHERE id(n) > $last RETURN n ORDER BY id(n) LIMIT $batch` for nodes, and the outgoing
+/// relationships of such a page of start nodes for relationships. Resumable after the last node id read.
 struct GraphReader: BatchReader {
     let connection: BoltConnection
     let partition: String
@@ -37,14 +38,23 @@ struct GraphReader: BatchReader {
                 last = node.sourceID
             }
         } else {
+            // Relationships are read by start node, a page of start nodes at a time: an id seek on nodes serves
+            // every server, where `ORDER BY id(r)` over relationships would sort them all for every page.
             let key = mapping.nodes.key.map(Self.quote)
-            let query = key.map { "MATCH (a)-[r]->(b) WHERE id(r) > $last RETURN r, a.\($0), b.\($0) ORDER BY id(r) LIMIT $batch" }
-                ?? "MATCH (a)-[r]->(b) WHERE id(r) > $last RETURN r ORDER BY id(r) LIMIT $batch"
+            let endpoints = key.map { ", a.\($0), b.\($0)" } ?? ""
+            let query = """
+                MATCH (a) WHERE id(a) > $last WITH a ORDER BY id(a) LIMIT $batch \
+                OPTIONAL MATCH (a)-[r]->(b) RETURN id(a), r\(endpoints) ORDER BY id(a), id(r)
+                """
+            var startNodes = Set<Int64>()
             for record in try await connection.query(query, parameters: parameters) {
-                let relationship = try Self.relationship(record, mapping: mapping)
-                items.append(.relationship(relationship))
-                last = relationship.sourceID
+                guard let start = record.first?.int else { continue }
+                startNodes.insert(start)
+                last = max(last, start)
+                guard record.count > 1, record[1] != .null else { continue }
+                items.append(.relationship(try Self.relationship(Array(record.dropFirst()), mapping: mapping)))
             }
+            return ReadBatch(items: items, position: String(last), isLast: startNodes.count < batchSize)
         }
         return ReadBatch(items: items, position: String(last), isLast: items.count < batchSize)
     }

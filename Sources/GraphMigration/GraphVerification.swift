@@ -135,13 +135,13 @@ struct GraphCompareWriter: BatchWriter {
         for item in items {
             switch item {
             case .node(let node):
-                let record = GraphRecord.node(id: node.id, labels: node.labels, properties: try literals(node.properties, &ignored))
+                let record = GraphRecord.node(id: node.id, labels: node.labels, properties: try converter.literals(node.properties, conversions: &ignored))
                 expected[node.id] = record
                 order.append((node.id, "node \(node.id) (labels \(node.labels.joined(separator: ":")))"))
                 outcome.checksum.add(record: record)
             case .relationship(let relationship):
                 let record = GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start, end: relationship.end,
-                                                      properties: try literals(relationship.properties, &ignored))
+                                                      properties: try converter.literals(relationship.properties, conversions: &ignored))
                 expected[relationship.id] = record
                 order.append((relationship.id, "relationship \(relationship.id) (\(relationship.start))-[:\(relationship.type)]->(\(relationship.end))"))
                 pairs.append(.object([("id", .string(relationship.id)), ("from", .string(relationship.start)), ("to", .string(relationship.end)),
@@ -165,10 +165,6 @@ struct GraphCompareWriter: BatchWriter {
             }
         }
         return outcome
-    }
-
-    private func literals(_ properties: [(String, PackStreamValue)], _ conversions: inout [String: Int]) throws -> [(String, JSONValue)] {
-        try properties.map { ($0.0, try converter.literal($0.1, property: $0.0, conversions: &conversions)) }
     }
 
     /// The canonical records of the target's versions, by target id.

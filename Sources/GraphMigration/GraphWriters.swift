@@ -71,7 +71,7 @@ struct NeptuneWriter: BatchWriter {
             switch item {
             case .node(let node):
                 do {
-                    let properties = try literals(node.properties, conversions: &conversions)
+                    let properties = try converter.literals(node.properties, conversions: &conversions)
                     let labels = node.labels.sorted()
                     let key = labels.joined(separator: "\u{1}")
                     let query = groups[key]?.query ?? "UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {`~id`: row.id}) SET n += row.props RETURN row.id AS id"
@@ -85,7 +85,7 @@ struct NeptuneWriter: BatchWriter {
                 }
             case .relationship(let relationship):
                 do {
-                    let properties = try literals(relationship.properties, conversions: &conversions)
+                    let properties = try converter.literals(relationship.properties, conversions: &conversions)
                     let query = groups[relationship.type]?.query ?? """
                         UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) \
                         MERGE (a)-[r:\(GraphReader.quote(relationship.type)) {`~id`: row.id}]->(b) SET r += row.props RETURN row.id AS id
@@ -113,15 +113,6 @@ struct NeptuneWriter: BatchWriter {
             await deadLetters.append(refused)
         }
         return outcome
-    }
-
-    private func literals(_ properties: [(String, PackStreamValue)], conversions: inout [String: Int]) throws -> [(String, JSONValue)] {
-        var out: [(String, JSONValue)] = []
-        for (name, value) in properties {
-            let literal = try converter.literal(value, property: name, conversions: &conversions)
-            if !literal.isNull { out.append((name, literal)) }
-        }
-        return out
     }
 
     /// Sends `rows`; on a 400, halves the batch until each refused row is alone, and returns those rows with

@@ -25,11 +25,6 @@ public struct RESPCommand: Sendable, Hashable {
     public var name: String {
         String(decoding: arguments[0], as: UTF8.self).uppercased()
     }
-
-    /// The total bytes of all arguments: what the command costs to hold and send.
-    public var payloadSize: Int {
-        arguments.reduce(0) { $0 + $1.count }
-    }
 }
 
 /// A value that can be sent as a command argument.

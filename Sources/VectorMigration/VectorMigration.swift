@@ -15,13 +15,16 @@ public struct VectorMigration: Sendable {
     public var resumePolicy: ResumePolicy
     /// Read, check and count; write nothing.
     public var dryRun: Bool
+    /// The most rows per second, if limited.
+    public var rateLimit: Int?
 
     /// Creates a migration.
-    public init(settings: VectorRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy, dryRun: Bool) {
+    public init(settings: VectorRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy, dryRun: Bool, rateLimit: Int? = nil) {
         self.settings = settings
         self.checkpointDirectory = checkpointDirectory
         self.resumePolicy = resumePolicy
         self.dryRun = dryRun
+        self.rateLimit = rateLimit
     }
 
     /// Runs the migration. Everything that can be checked before writing (connections, tables, columns,
@@ -39,7 +42,8 @@ public struct VectorMigration: Sendable {
         let progress = ProgressReporter(phase: dryRun ? "vectors (dry run)" : "vectors", unit: "rows", total: plan.estimatedRows, style: settings.progressStyle)
         await progress.restore(done: checkpoint.tally["read"], bytes: checkpoint.tally["bytes"])
         await progress.start()
-        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient), logger: settings.logger)
+        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
+                                                         rateLimiter: rateLimit.map { RateLimiter(perSecond: $0) }), logger: settings.logger)
         let jobs = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.name, $0) })
         let settings = self.settings
         let targetTables = plan.targetTables

@@ -131,6 +131,7 @@ struct GraphCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Source and target") var endpoints: GraphEndpointOptions
     @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     @Flag(name: .customLong("resume"), help: "Continue the unfinished run with the same source, target and mapping.")
@@ -140,13 +141,58 @@ struct GraphCommand: AsyncParsableCommand {
     @Option(name: .customLong("checkpoint-dir"), help: ArgumentHelp("Where checkpoints and the dead-letter file are kept.", valueName: "path"))
     var checkpointDirectory = ".migrate"
 
+    @Option(name: .customLong("export-csv"), help: ArgumentHelp("Write Neptune bulk-load openCypher CSV files here instead of writing to the target.", valueName: "dir"))
+    var exportDirectory: String?
+    @Option(name: .customLong("s3"), help: ArgumentHelp("Upload the CSV files to s3://bucket/prefix (SigV4, AWS_* credentials).", valueName: "uri"))
+    var s3: String?
+    @Option(name: .customLong("s3-endpoint"), help: ArgumentHelp("An S3-compatible endpoint instead of s3.<region>.amazonaws.com.", valueName: "url"))
+    var s3Endpoint: String?
+    @Option(name: .customLong("loader-role-arn"), help: ArgumentHelp("Start Neptune's bulk loader on the uploaded files with this IAM role, and wait for it.", valueName: "arn"))
+    var loaderRoleARN: String?
+
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        if s3 != nil && exportDirectory == nil { throw ValidationError("--s3 uploads the files of --export-csv: give --export-csv DIR too") }
+        if loaderRoleARN != nil && s3 == nil { throw ValidationError("--loader-role-arn loads the files uploaded with --s3: give --s3 s3://bucket/prefix too") }
+    }
+
+    /// The bulk export asked for, if any.
+    private func export() throws -> BulkExport? {
+        guard let exportDirectory else { return nil }
+        var upload: (configuration: S3Configuration, bucket: String, prefix: String)?
+        if let s3 {
+            guard s3.hasPrefix("s3://") else { throw ValidationError("--s3 '\(s3)': use s3://bucket/prefix") }
+            let path = s3.dropFirst(5)
+            let bucket = String(path.prefix { $0 != "/" })
+            let prefix = String(path.dropFirst(bucket.count).drop { $0 == "/" })
+            let environment = ProcessInfo.processInfo.environment
+            guard let credentials = AWSCredentials.fromEnvironment(environment) else {
+                throw ValidationError("--s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)")
+            }
+            guard let region = endpoints.region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] else {
+                throw ValidationError("--s3 needs a region: pass --region or set AWS_REGION")
+            }
+            var configuration = S3Configuration.aws(region: region, credentials: credentials)
+            if let s3Endpoint {
+                let uri: ServiceURI
+                do {
+                    uri = try ServiceURI(s3Endpoint, defaultPorts: ["http": 80, "https": 443])
+                } catch {
+                    throw ValidationError("--s3-endpoint: \(error.description)")
+                }
+                configuration = S3Configuration(endpoint: uri.endpoint, tls: uri.scheme == "https" ? TLSConfiguration() : nil,
+                                                credentials: credentials, region: region)
+            }
+            upload = (configuration, bucket, prefix)
+        }
+        return BulkExport(directory: exportDirectory, s3: upload, loaderRoleARN: loaderRoleARN)
     }
 
     func run() async throws {
-        let migration = GraphMigration(settings: try endpoints.settings(run: run, timeouts: timeouts), checkpointDirectory: checkpointDirectory,
-                                       resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished)
+        var settings = try endpoints.settings(run: run, timeouts: timeouts)
+        settings.export = try export()
+        let migration = GraphMigration(settings: settings, checkpointDirectory: checkpointDirectory,
+                                       resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, rateLimit: throttle.rate)
         let report = try await CommandErrors.reporting { try await migration.run() }
         try await run.finish(with: report)
     }

@@ -23,14 +23,13 @@ struct RedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Target") var target: TargetOptions
     @OptionGroup(title: "Keys") var selection: KeySelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     @Option(name: .customLong("mode"), help: "dump (DUMP/RESTORE with per-key fallback) or struct (type-based copy of every key).")
     var mode: RedisCopyOptions.Mode = .dump
     @Option(name: .customLong("big-key-bytes"), help: "Keys using more memory than this are copied in chunks.")
     var bigKeyBytes = 16 << 20
-    @Option(name: .customLong("rate"), help: ArgumentHelp("At most this many keys per second.", valueName: "keys"))
-    var rate: Int?
     @Flag(name: .customLong("dry-run"), help: "Read and count everything, write nothing.")
     var dryRun = false
     @Flag(name: .customLong("resume"), help: "Continue the unfinished run with the same source, target and options from its checkpoint.")
@@ -44,7 +43,6 @@ struct RedisCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
-        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
         if bigKeyBytes < 1024 { throw ValidationError("--big-key-bytes must be at least 1024") }
     }
 
@@ -58,7 +56,7 @@ struct RedisCommand: AsyncParsableCommand {
         options.dryRun = dryRun
         options.skipRefused = skipRefused
         let migration = RedisMigration(
-            settings: settings, options: options, rateLimit: rate, checkpointDirectory: checkpointDirectory,
+            settings: settings, options: options, rateLimit: throttle.rate, checkpointDirectory: checkpointDirectory,
             resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished
         )
         let report = try await CommandErrors.reporting { try await migration.run() }

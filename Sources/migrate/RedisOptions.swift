@@ -122,6 +122,16 @@ struct TargetOptions: ParsableArguments {
     }
 }
 
+/// `--rate`: a ceiling on throughput, shared by every writer of a run.
+struct ThrottleOptions: ParsableArguments {
+    @Option(name: .customLong("rate"), help: ArgumentHelp("At most this many keys, rows or records per second (to spare a source still in production).", valueName: "n"))
+    var rate: Int?
+
+    func validate() throws {
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+    }
+}
+
 /// How long connecting and each read or write may take, for both sides.
 struct TimeoutOptions: ParsableArguments {
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed for DNS, TCP connect and the TLS handshake.", valueName: "seconds"))

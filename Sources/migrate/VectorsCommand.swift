@@ -182,6 +182,7 @@ struct VectorsCommand: AsyncParsableCommand {
     @OptionGroup(title: "Target") var target: VectorTargetOptions
     @OptionGroup(title: "What") var selection: VectorSelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
+    @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     @Flag(name: .customLong("create-tables"), help: "Create missing PostgreSQL target tables (Qdrant collections are always created when missing).")
@@ -206,7 +207,7 @@ struct VectorsCommand: AsyncParsableCommand {
         let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
                                               createTables: createTables, maxRequestBytes: maxRequestBytes)
         let migration = VectorMigration(settings: settings, checkpointDirectory: checkpointDirectory,
-                                        resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun)
+                                        resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun, rateLimit: throttle.rate)
         let report = try await CommandErrors.reporting { try await migration.run() }
         try await run.finish(with: report)
     }

@@ -78,3 +78,24 @@ import Testing
         #expect(throws: BoltError.self) { try GraphReader.node(.string("x"), mapping: mapping) }
     }
 }
+
+@Suite struct BulkLoadCSVTests {
+    @Test func writesTypedHeadersAndQuotesWhatNeedsIt() {
+        let text = CSVExportWriter.csv(fixedColumns: [":ID", ":LABEL"], rows: [
+            (["Alice", "base;person"], [("age", .int(30)), ("note", .string("says \"hi\", twice"))]),
+            (["Bob", "base"], [("age", .double(4.5)), ("vip", .bool(true))]),
+            (["C,1", "base"], [("age", .string("unknown"))]),
+        ])
+        #expect(text == """
+            :ID,:LABEL,age:String,note:String,vip:Bool
+            Alice,base;person,30,"says ""hi"", twice",
+            Bob,base,4.5,,true
+            "C,1",base,unknown,,
+
+            """)
+        let numbers = CSVExportWriter.csv(fixedColumns: [":ID", ":START_ID", ":END_ID", ":TYPE"], rows: [
+            (["r1", "a", "b", "DIRECTED"], [("weight", .int(1))]), (["r2", "b", "a", "DIRECTED"], [("weight", .double(0.5))]),
+        ])
+        #expect(numbers.hasPrefix(":ID,:START_ID,:END_ID,:TYPE,weight:Double\nr1,a,b,DIRECTED,1\n"))
+    }
+}

@@ -68,6 +68,8 @@ enum GraphServers {
     static func fillLightRAG(_ configuration: BoltConfiguration, nodes: Int) async throws -> (nodes: Int, relationships: Int) {
         let connection = try await BoltConnection.connect(configuration)
         _ = try await connection.query("MATCH (n) DETACH DELETE n")
+        // The relationship fixture finds its endpoints by entity_id.
+        _ = try? await connection.query("CREATE INDEX FOR (n:base) ON (n.entity_id)")
         let types = ["person", "organization", "concept"]
         for (index, type) in types.enumerated() {
             var rows: [PackStreamValue] = []

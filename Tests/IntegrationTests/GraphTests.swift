@@ -128,14 +128,11 @@ extension Integration {
             let user = Servers.value("BOLT_USER")
             let source = Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(user)@")
             let arguments = ["graph", "--source", source, "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"),
-                             "--mapping", "mappings/lightrag-graph.yaml", "--batch", "10", "--concurrency", "1", "--checkpoint-dir", directory, "--json"]
+                             "--mapping", "mappings/lightrag-graph.yaml", "--batch", "100", "--rate", "3000", "--checkpoint-dir", directory, "--json"]
             let environment = ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD")]
             let (process, _, _) = try CLI.start(arguments, environment: environment)
-            try await Task.sleep(for: .milliseconds(800))
-            let killed = process.isRunning
-            if killed { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            #expect(killed, "the run finished before it could be killed")
+            let killed = try await killAfterProgress(process, checkpointDirectory: directory)
+            #expect(killed != nil, "the run finished before it could be killed")
             let partial = try await GraphServers.count("MATCH (n) RETURN count(n) AS c") + GraphServers.count("MATCH ()-[r]->() RETURN count(r) AS c")
             #expect(partial < nodes + relationships)
             let resumed = try await CLI.run(arguments + ["--resume"], environment: environment)
@@ -143,6 +140,7 @@ extension Integration {
             #expect(try await GraphServers.count("MATCH (n) RETURN count(n) AS c") == nodes)
             #expect(try await GraphServers.count("MATCH ()-[r]->() RETURN count(r) AS c") == relationships)
             let verify = try await CLI.run(["verify"] + arguments.prefix(9) + ["--batch", "500"], environment: environment)
+            #expect(verify.stdout.contains("SUCCEEDED"))
             #expect(verify.status == 0, "\(verify.output)")
 
             let wrong = try await CLI.run(arguments + ["--fresh"], environment: ["MIGRATE_SOURCE_PASSWORD": "Wr0ng-bolt-pass"])
@@ -152,5 +150,33 @@ extension Integration {
             let plain = try await CLI.run(Array(arguments.prefix(4)) + [Servers.value("NEPTUNE_URL").replacingOccurrences(of: "https", with: "http"), "--fresh"], environment: environment)
             #expect(plain.status == 2, "\(plain.output)")
         }
+    }
+}
+
+extension Integration.Graph {
+    @Test func bulkLoadThroughCSVAndS3() async throws {
+        let (nodes, relationships) = try await GraphServers.fillLightRAG(GraphServers.bolt(), nodes: 200)
+        try await GraphServers.admin("/reset")
+        let directory = checkpointDirectory()
+        let user = Servers.value("BOLT_USER")
+        let source = Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(user)@")
+        let prefix = "run-\(UUID().uuidString)"
+        let result = try await CLI.run([
+            "graph", "--source", source, "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"),
+            "--mapping", "mappings/lightrag-graph.yaml", "--batch", "64", "--checkpoint-dir", directory,
+            "--export-csv", directory + "/csv", "--s3", "s3://\(Servers.value("S3_BUCKET"))/\(prefix)", "--s3-endpoint", Servers.value("S3_ENDPOINT"),
+            "--loader-role-arn", Servers.value("NEPTUNE_LOADER_ROLE_ARN"), "--region", Servers.value("NEPTUNE_REGION"),
+        ], environment: ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD"), "AWS_ACCESS_KEY_ID": "testing",
+                         "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_REGION": Servers.value("NEPTUNE_REGION")])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdout.contains("Neptune bulk load completed"), "\(result.stdout)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/csv")
+        #expect(files.contains { $0.hasPrefix("nodes-") } && files.contains { $0.hasPrefix("relationships-") })
+        #expect(!result.output.contains("testing-secret"))
+        #expect(try await GraphServers.count("MATCH (n) RETURN count(n) AS c") == nodes)
+        #expect(try await GraphServers.count("MATCH ()-[r]->() RETURN count(r) AS c") == relationships)
+        let verification = try await GraphVerification(settings: GraphServers.settings(target: .neptune(GraphServers.neptune()),
+                                                                                        mapping: try GraphServers.lightragMapping())).run()
+        #expect(verification.outcome == .succeeded, "\(verification.rendered())")
     }
 }

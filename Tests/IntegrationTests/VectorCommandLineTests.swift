@@ -20,19 +20,16 @@ extension Integration {
             try await VectorServers.clear(target)
             let directory = checkpointDirectory()
             let arguments = ["vectors", "--source", VectorServers.pgSource, "--target", VectorServers.qdrantTarget,
-                             "--table", "lightrag_vdb_chunks_resume_384d", "--batch", "50", "--concurrency", "2",
+                             "--table", "lightrag_vdb_chunks_resume_384d", "--batch", "50", "--concurrency", "2", "--rate", "1500",
                              "--checkpoint-dir", directory, "--json"]
-            var kills = 0
-            for (index, delay) in [1500, 1500].enumerated() {
+            // Killed twice, each time just after a checkpoint recorded progress, then resumed to the end.
+            var progress = 0
+            for index in 0..<2 {
                 let (process, _, _) = try CLI.start(index == 0 ? arguments : arguments + ["--resume"], environment: environment)
-                try await Task.sleep(for: .milliseconds(delay))
-                if process.isRunning {
-                    kill(process.processIdentifier, SIGKILL)
-                    kills += 1
-                }
-                process.waitUntilExit()
+                let seen = try await killAfterProgress(process, checkpointDirectory: directory, after: progress)
+                #expect(seen != nil, "run \(index + 1) finished before it could be killed")
+                progress = seen ?? progress
             }
-            #expect(kills >= 1, "the run finished before it could be killed")
             let resumed = try await CLI.run(arguments + ["--resume"], environment: environment)
             #expect(resumed.status == 0, "\(resumed.output)")
             let client = VectorServers.client(target)
