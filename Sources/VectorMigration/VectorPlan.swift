@@ -174,33 +174,33 @@ struct VectorPlan {
     private static func probeDimensions(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> [VectorJob] {
         guard case .postgres(let configuration, _, _) = settings.source else { return jobs }
         return try await withConnection(configuration) { connection in
-        var result: [VectorJob] = []
-        for var job in jobs {
-            guard case .table(let schema) = job.source else { continue }
-            for index in job.vectors.indices where !job.vectors[index].sparse {
-                let column = quoteIdentifier(job.vectors[index].sourceName)
-                let isArray = [UInt32(1021), 1022].contains(job.vectors[index].sourceType)
-                if isArray {
-                    let keys = job.keyColumns.map { "\(quoteIdentifier($0))::text" }.joined(separator: " || ', ' || ")
-                    let bad = try await connection.query("""
-                        SELECT \(keys) FROM \(schema.qualifiedName)
-                        WHERE EXISTS (SELECT 1 FROM unnest(\(column)) AS v WHERE v::float8 = 'NaN'::float8 OR v::float8 IN ('Infinity'::float8, '-Infinity'::float8))
-                        LIMIT 1
-                        """)
-                    if let key = bad.rows.first.flatMap({ _ in bad.text(0, 0) }) {
-                        throw InvalidRecord(key: [key], reason: "\(job.vectors[index].sourceName) in \(schema.qualifiedName) holds NaN or an infinity; Qdrant accepts finite numbers only. Fix or exclude the row.")
+            var result: [VectorJob] = []
+            for var job in jobs {
+                guard case .table(let schema) = job.source else { continue }
+                for index in job.vectors.indices where !job.vectors[index].sparse {
+                    let column = quoteIdentifier(job.vectors[index].sourceName)
+                    let isArray = [UInt32(1021), 1022].contains(job.vectors[index].sourceType)
+                    if isArray {
+                        let keys = job.keyColumns.map { "\(quoteIdentifier($0))::text" }.joined(separator: " || ', ' || ")
+                        let bad = try await connection.query("""
+                            SELECT \(keys) FROM \(schema.qualifiedName)
+                            WHERE EXISTS (SELECT 1 FROM unnest(\(column)) AS v WHERE v::float8 = 'NaN'::float8 OR v::float8 IN ('Infinity'::float8, '-Infinity'::float8))
+                            LIMIT 1
+                            """)
+                        if let key = bad.rows.first.flatMap({ _ in bad.text(0, 0) }) {
+                            throw InvalidRecord(key: [key], reason: "\(job.vectors[index].sourceName) in \(schema.qualifiedName) holds NaN or an infinity; Qdrant accepts finite numbers only. Fix or exclude the row.")
+                        }
+                    }
+                    guard job.vectors[index].dimensions == nil else { continue }
+                    let dimension = isArray ? "cardinality(\(column))" : "vector_dims(\(column))"
+                    let rows = try await connection.query("SELECT \(dimension)::int8 FROM \(schema.qualifiedName) WHERE \(column) IS NOT NULL LIMIT 1")
+                    if let field = rows.rows.first?[0], case .int(let value) = try PostgresBinary.decode(field, type: PostgresTypes.int8, types: PostgresTypes()) {
+                        job.vectors[index].dimensions = Int(value)
                     }
                 }
-                guard job.vectors[index].dimensions == nil else { continue }
-                let dimension = isArray ? "cardinality(\(column))" : "vector_dims(\(column))"
-                let rows = try await connection.query("SELECT \(dimension)::int8 FROM \(schema.qualifiedName) WHERE \(column) IS NOT NULL LIMIT 1")
-                if let field = rows.rows.first?[0], case .int(let value) = try PostgresBinary.decode(field, type: PostgresTypes.int8, types: PostgresTypes()) {
-                    job.vectors[index].dimensions = Int(value)
-                }
+                result.append(job)
             }
-            result.append(job)
-        }
-        return result
+            return result
         }
     }
 

@@ -95,7 +95,7 @@ struct TableWriter: BatchWriter {
             connection = try await PostgresConnection.connect(configuration)
             self.connection = connection
         }
-        let staging = "migrate_stage_\(abs(partition.hashValue) % 1_000_000)"
+        let staging = "migrate_stage_" + String(target.table.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_") }.prefix(40))
         if !staged.contains(staging) {
             try await connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(staging) (LIKE \(target.qualifiedName)) ON COMMIT DELETE ROWS")
             staged.insert(staging)

@@ -15,8 +15,9 @@ struct VectorSideOptions {
     var insecureSkipVerify: Bool
     var schema: String
 
-    /// Builds the store: `postgres://…` (pgvector) or `http(s)://…` (Qdrant).
-    func store(role: String, fallbackURI: String?, fallbackAPIKey: String?, timeouts: TimeoutOptions) throws -> VectorStore {
+    /// Builds the store: `postgres://…` (pgvector) or `http(s)://…` (Qdrant). The `fallback…` values are the
+    /// application's own environment (POSTGRES_*, QDRANT_*), used when nothing more specific is given.
+    func store(role: String, fallbackURI: String?, fallbackPassword: String? = nil, fallbackAPIKey: String?, timeouts: TimeoutOptions) throws -> VectorStore {
         let environment = ProcessInfo.processInfo.environment
         let upper = role.uppercased()
         guard let text = uri ?? environment["MIGRATE_\(upper)_URI"] ?? fallbackURI else {
@@ -41,6 +42,7 @@ struct VectorSideOptions {
         switch parsed.scheme {
         case "postgres", "postgresql":
             let password = try secret(file: passwordFile, environmentName: "MIGRATE_\(upper)_PASSWORD", fallback: nil) ?? parsed.password
+                ?? fallbackPassword.map(Secret.init)
             guard !parsed.path.isEmpty else { throw ValidationError("--\(role) '\(parsed)' names no database: use postgres://user@host:5432/DATABASE") }
             let mode = parsed.queryValue("sslmode").flatMap(PostgresConfiguration.TLSMode.init(rawValue:))
                 ?? (caFile != nil ? .verifyFull : .prefer)
@@ -86,12 +88,9 @@ struct VectorSourceOptions: ParsableArguments {
         if let host = environment["POSTGRES_HOST"], let database = environment["POSTGRES_DATABASE"] {
             fallback = "postgres://\(environment["POSTGRES_USER"] ?? "postgres")@\(host):\(environment["POSTGRES_PORT"] ?? "5432")/\(database)"
         }
-        var options = VectorSideOptions(uri: uri, passwordFile: passwordFile, apiKeyFile: apiKeyFile, caFile: caFile,
-                                        insecureSkipVerify: insecureSkipVerify, schema: schema)
-        if options.passwordFile == nil, environment["MIGRATE_SOURCE_PASSWORD"] == nil, uri == nil, let password = environment["POSTGRES_PASSWORD"] {
-            options.uri = fallback.map { $0.replacingOccurrences(of: "@", with: ":\(password)@") }
-        }
-        return try options.store(role: "source", fallbackURI: fallback, fallbackAPIKey: nil, timeouts: timeouts)
+        return try VectorSideOptions(uri: uri, passwordFile: passwordFile, apiKeyFile: apiKeyFile, caFile: caFile,
+                                     insecureSkipVerify: insecureSkipVerify, schema: schema)
+            .store(role: "source", fallbackURI: fallback, fallbackPassword: environment["POSTGRES_PASSWORD"], fallbackAPIKey: nil, timeouts: timeouts)
     }
 }
 

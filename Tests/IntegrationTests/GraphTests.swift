@@ -180,3 +180,25 @@ extension Integration.Graph {
         #expect(verification.outcome == .succeeded, "\(verification.rendered())")
     }
 }
+
+extension Integration.Graph {
+    @Test func aBatchNeptuneRefusesIsSplitUntilTheRefusedRowIsFound() async throws {
+        let connection = try await BoltConnection.connect(GraphServers.bolt())
+        _ = try await connection.query("MATCH (n) DETACH DELETE n")
+        let rows: [PackStreamValue] = (0..<4).map { .map([("props", .map([("entity_id", .string("P\($0)")), ("n", .int(Int64($0)))]))]) }
+        _ = try await connection.query("UNWIND $rows AS row CREATE (n:base:person) SET n += row.props", parameters: [("rows", .list(rows))])
+        await connection.close()
+        try await GraphServers.admin("/reset")
+        // Three 400s for node writes: the batch of 4, its first half, then P0 alone.
+        try await GraphServers.admin("/faults", body: .object([("status", .int(400)), ("code", .string("InvalidArgumentException")),
+                                                                ("message", .string("Property value must be a simple literal")),
+                                                                ("count", .int(3)), ("match", .string("MERGE (n"))]))
+        var settings = GraphServers.settings(target: .neptune(GraphServers.neptune()), mapping: try GraphServers.lightragMapping(), batch: 4)
+        settings.concurrency = 1
+        let report = try await GraphMigration(settings: settings, checkpointDirectory: checkpointDirectory(), resumePolicy: .fresh).run()
+        #expect(report.outcome == .incomplete, "\(report.rendered())")
+        #expect(report.totals["dead-lettered"] == 1)
+        #expect(report.problems.contains { $0.contains("dead-lettered node P0") && $0.contains("simple literal") }, "\(report.problems)")
+        #expect(try await GraphServers.count("MATCH (n) RETURN count(n) AS c") == 3)
+    }
+}

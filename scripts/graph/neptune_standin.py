@@ -22,6 +22,7 @@ Endpoints
     GET  /loader, GET/DELETE /loader/{loadId}[?details=true&errors=true]
   Stand-in only (never signed, for tests):
     POST /faults  {"code": "ConcurrentModificationException", "count": 3}
+                  (optional "status", "message", and "match": only queries containing that text)
                   the next `count` openCypher requests fail with that error (500).
                   Codes: ConcurrentModificationException, MemoryLimitExceededException,
                   TimeLimitExceededException, ThrottlingException,
@@ -1038,7 +1039,9 @@ class NeptuneApp:
             if method not in ("GET", "POST"):
                 raise NeptuneError(405, "MethodNotAllowedException",
                                    f"Method {method} is not allowed on {path}")
-            if self.faults:
+            query, params = self.parse_query_request(method, target, headers, body)
+            # A fault with "match" only hits queries containing that text (so a test can aim at one kind).
+            if self.faults and self.faults[0].get("match", "") in query:
                 fault = self.faults[0]
                 fault["count"] -= 1
                 if fault["count"] <= 0:
@@ -1047,7 +1050,6 @@ class NeptuneApp:
                     return "drop"
                 raise NeptuneError(fault.get("status", 500), fault["code"],
                                    fault.get("message") or FAULT_MESSAGES.get(fault["code"], fault["code"]))
-            query, params = self.parse_query_request(method, target, headers, body)
             return 200, await self.run_query(query, params)
         if lower in ("/status", "/opencypher/status"):
             return 200, self.status()
@@ -1085,6 +1087,8 @@ class NeptuneApp:
                     fault["status"] = int(spec["status"])
                 if "message" in spec:
                     fault["message"] = str(spec["message"])
+                if "match" in spec:
+                    fault["match"] = str(spec["match"])
                 self.faults.append(fault)
         return 200, {"faults": self.faults}
 
