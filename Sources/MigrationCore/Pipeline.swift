@@ -34,7 +34,7 @@ public protocol BatchWriter<Item> {
     /// Writes `items`, read from `partition`, and says what was done. Must be idempotent: after a crash the
     /// batch is written again.
     mutating func write(_ items: [Item], partition: String) async throws -> BatchOutcome
-    /// Drops connections after a transient failure, so the retry reconnects.
+    /// Drops the writer's connections: after a transient failure, so the retry reconnects, and when the run ends.
     mutating func reset() async
 }
 
@@ -187,6 +187,7 @@ public struct PipelineRunner: Sendable {
                             await progress.advance(outcome.units, bytes: outcome.bytes)
                             try await state.complete(partition: item.partition, sequence: item.sequence, isLast: item.isLast, outcome: outcome)
                         }
+                        await writer.reset()
                     }
                 }
                 try await group.waitForAll()

