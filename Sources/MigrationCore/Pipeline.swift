@@ -235,7 +235,9 @@ public struct PipelineRunner: Sendable {
         var attempt = 1
         while true {
             do {
-                return try await writer.write(item.items, partition: item.partition)
+                var outcome = try await writer.write(item.items, partition: item.partition)
+                if attempt > 1 { outcome.tally.add("retried batches", attempt - 1) }
+                return outcome
             } catch {
                 guard attempt < configuration.retry.maxAttempts, configuration.isTransient(error), !Task.isCancelled else { throw error }
                 logger.warning("writing a batch of \(item.items.count) from \(item.partition) failed (attempt \(attempt)), retrying: \(error)")

@@ -215,8 +215,8 @@ public final class QdrantClient {
         return Int(count)
     }
 
-    /// `POST /collections/{name}/points/query`: the ids of the nearest points to `vector`.
-    public func nearest(_ collection: String, vector: [Float], using: String?, limit: Int, filter: JSONValue? = nil) async throws(QdrantError) -> [JSONValue] {
+    /// `POST /collections/{name}/points/query`: the ids and scores of the nearest points to `vector`.
+    public func nearest(_ collection: String, vector: [Float], using: String?, limit: Int, filter: JSONValue? = nil) async throws(QdrantError) -> [(id: JSONValue, score: Double)] {
         var body: [(String, JSONValue)] = [("query", .array(vector.map { .double(Double($0)) })), ("limit", .int(Int64(limit))),
                                            ("with_payload", .bool(false))]
         if let using { body.append(("using", .string(using))) }
@@ -225,7 +225,7 @@ public final class QdrantClient {
         let result = try await request("POST", "/collections/\(Self.escape(collection))/points/query",
                                        body: JSONWriter.bytes(.object(body)), operation: operation)
         guard let points = result["points"]?.array else { throw .malformed("no points", operation: operation) }
-        return points.compactMap { $0["id"] }
+        return points.compactMap { point in point["id"].map { ($0, point["score"]?.double ?? 0) } }
     }
 
     /// Sends one request and returns the `result` member of Qdrant's envelope.

@@ -123,7 +123,9 @@ public struct VectorVerification: Sendable {
         return counts
     }
 
-    /// Queries source and target with sampled vectors and compares the neighbour ids.
+    /// Queries source and target with sampled vectors and compares the neighbours: a source neighbour counts as
+    /// found when the target returned it, or when it ties with the target's farthest neighbour (duplicate
+    /// vectors make the order among equals arbitrary on both sides).
     private func neighbourRecall(_ samples: [(job: String, record: VectorRecord)], jobs: [String: VectorJob]) async throws -> (queries: Int, average: Double, lowest: Double)? {
         guard case .qdrant(let targetConfiguration) = settings.target, !samples.isEmpty else { return nil }
         let target = QdrantClient(targetConfiguration)
@@ -132,10 +134,15 @@ public struct VectorVerification: Sendable {
             for (name, record) in samples {
                 guard let job = jobs[name], case .collection(let collection) = job.target, let vector = job.vectors.first(where: { !$0.sparse }),
                       case .dense(let values)? = record.vectors.first(where: { $0.name == vector.targetName })?.data else { continue }
-                let theirs = Set(try await target.nearest(collection, vector: values, using: vector.targetName, limit: neighbours).map(UUIDText.canonical))
-                let ours = Set(try await sourceNeighbours(job, vector: vector, values: values))
+                let theirs = try await target.nearest(collection, vector: values, using: vector.targetName, limit: neighbours).map {
+                    (id: UUIDText.canonical($0.id), distance: Self.distance(score: $0.score, metric: vector.distance))
+                }
+                let ours = try await sourceNeighbours(job, vector: vector, values: values)
                 guard !ours.isEmpty else { continue }
-                recalls.append(Double(ours.intersection(theirs).count) / Double(ours.count))
+                let found = Set(theirs.map(\.id))
+                let boundary = theirs.map(\.distance).max() ?? -.infinity
+                let matched = ours.filter { found.contains($0.id) || (theirs.count == neighbours && abs($0.distance - boundary) < 1e-4) }.count
+                recalls.append(Double(matched) / Double(ours.count))
             }
         } catch {
             await target.close()
@@ -146,7 +153,16 @@ public struct VectorVerification: Sendable {
         return (recalls.count, recalls.reduce(0, +) / Double(recalls.count), recalls.min() ?? 0)
     }
 
-    private func sourceNeighbours(_ job: VectorJob, vector: VectorSpec, values: [Float]) async throws -> [String] {
+    /// A Qdrant score as pgvector's distance operators measure it (smaller is nearer).
+    static func distance(score: Double, metric: String) -> Double {
+        switch metric.lowercased() {
+        case "cosine": return 1 - score
+        case "dot": return -score
+        default: return score
+        }
+    }
+
+    private func sourceNeighbours(_ job: VectorJob, vector: VectorSpec, values: [Float]) async throws -> [(id: String, distance: Double)] {
         switch (settings.source, job.source) {
         case (.postgres(let configuration, _, _), .table(let schema)):
             let operators = ["cosine": "<=>", "dot": "<#>", "euclid": "<->", "manhattan": "<+>"]
@@ -154,18 +170,22 @@ public struct VectorVerification: Sendable {
             let literal = "'[" + values.map { $0.description }.joined(separator: ",") + "]'::" + (vector.sourceType == job.types.halfvec ? "halfvec" : "vector")
             let ids = job.mapping.idColumns ?? job.keyColumns
             let sql = """
-                SELECT \(ids.map { "\(quoteIdentifier($0))::text" }.joined(separator: ", ")) FROM \(schema.qualifiedName)
-                ORDER BY \(quoteIdentifier(vector.sourceName)) \(operation) \(literal) LIMIT \(neighbours)
+                SELECT (\(quoteIdentifier(vector.sourceName)) \(operation) \(literal))::float8, \(ids.map { "\(quoteIdentifier($0))::text" }.joined(separator: ", "))
+                FROM \(schema.qualifiedName) ORDER BY 1 LIMIT \(neighbours)
                 """
             let rows = try await withConnection(configuration) { try await $0.query(sql) }
             return try rows.rows.map { row in
-                UUIDText.canonical(try job.idRule.pointID(for: row.map { $0.map { String(decoding: $0, as: UTF8.self) } ?? "" }))
+                guard let field = row[0], case .double(let distance) = try PostgresBinary.decode(field, type: PostgresTypes.float8, types: PostgresTypes()) else {
+                    throw PostgresError.malformed("a distance that is not a number")
+                }
+                let id = try job.idRule.pointID(for: row.dropFirst().map { $0.map { String(decoding: $0, as: UTF8.self) } ?? "" })
+                return (UUIDText.canonical(id), distance)
             }
         case (.qdrant(let configuration), .collection(let name, _)):
             let client = QdrantClient(configuration)
-            let ids = try await client.nearest(name, vector: values, using: vector.targetName, limit: neighbours)
+            let neighbours = try await client.nearest(name, vector: values, using: vector.targetName, limit: neighbours)
             await client.close()
-            return ids.map(UUIDText.canonical)
+            return neighbours.map { (UUIDText.canonical($0.id), Self.distance(score: $0.score, metric: vector.distance)) }
         default:
             return []
         }
@@ -210,8 +230,11 @@ struct CompareWriter: BatchWriter {
 
     mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: records.count)
-        guard let job = jobs[partition], let first = records.first else { return outcome }
-        await probes.offer(partition, first)
+        guard let job = jobs[partition], !records.isEmpty else { return outcome }
+        // Queries come from the first batches, a few rows of each (spread over the key range as batches are).
+        for record in stride(from: 0, to: records.count, by: max(1, records.count / 3)).prefix(3).map({ records[$0] }) {
+            await probes.offer(partition, record)
+        }
         let found = try await targetRecords(for: records, job: job)
         let normalized = job.normalizedVectors
         for record in records {

@@ -80,6 +80,7 @@ struct RecordingWriter: BatchWriter {
         #expect(written == Array(0..<500) + Array(1000..<1700))
         #expect(result.checkpoint.finished)
         #expect(result.checkpoint.tally["written"] == 1200)
+        #expect(result.checkpoint.tally["retried batches"] == 1)
         #expect(await sink.flakyTriggered)
         let saved = try await store.load()
         #expect(saved?.finished == true)
