@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",
-                           "RESP", "Transport", "MigrationCore", "migrate"]
+                           "RESP", "Transport", "MigrationCore", "migrate", .product(name: "Yams", package: "Yams")]
         ),
     ]
 )

@@ -37,6 +37,12 @@ extension Integration {
             let partial = try await target.keyCount()
             #expect(partial < 60_000)
 
+            // `migrate status` reads the checkpoint of the interrupted run.
+            let status = try await CLI.run(["status", "--checkpoint-dir", directory])
+            #expect(status.status == 0)
+            #expect(status.stdout.contains("redis: UNFINISHED (continue with --resume)"), "\(status.stdout)")
+            #expect(status.stdout.contains("127.0.0.1:16379/db0: at "))
+
             // Without --resume an unfinished run is not silently redone or skipped.
             let refused = try await CLI.run(arguments)
             #expect(refused.status == 2)
@@ -49,6 +55,8 @@ extension Integration {
             #expect(report.resumed)
             #expect(report.totals["scanned"] >= 60_000)
             #expect(try await target.keyCount() == 60_000)
+            let finished = try await CLI.run(["status", "--checkpoint-dir", directory, "--json"])
+            #expect(finished.stdout.contains("\"event\":\"checkpoint\"") && finished.stdout.contains("\"finished\":true"), "\(finished.stdout)")
 
             let verification = try await CLI.run(["verify", "redis", "--source", Servers.source, "--target", Servers.target])
             #expect(verification.status == 0, "\(verification.output)")
