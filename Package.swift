@@ -91,10 +91,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "MigrationPlanning",
+            dependencies: ["MigrationCore", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "migrate",
             dependencies: [
-                "KeyMigration", "VectorMigration", "GraphMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
+                "MigrationPlanning", "KeyMigration", "VectorMigration", "GraphMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -111,6 +115,7 @@ let package = Package(
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
         .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),
         .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP"]),
+        .testTarget(name: "MigrationPlanningTests", dependencies: ["MigrationPlanning", "MigrationCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",

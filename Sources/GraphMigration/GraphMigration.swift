@@ -74,7 +74,7 @@ public struct GraphMigration: Sendable {
         let retry = RetryPolicy()
         let counts = try await retry.run(isTransient: isTransient) { try await GraphCounts.source(self.settings.source) }
         if settings.export == nil || settings.export?.loaderRoleARN != nil {
-            try await retry.run(isTransient: isTransient) { try await checkTarget(self.settings.target) }
+            try await retry.run(isTransient: isTransient) { try await Self.checkTarget(self.settings.target) }
         }
         let fingerprint = Self.fingerprint(settings)
         let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16)).json"))
@@ -142,7 +142,7 @@ public struct GraphMigration: Sendable {
     }
 
     /// Connects to the target once, so a wrong address, certificate or signature fails before the first write.
-    private func checkTarget(_ target: GraphStore) async throws {
+    static func checkTarget(_ target: GraphStore) async throws {
         switch target {
         case .neptune(let configuration):
             let client = NeptuneClient(configuration)

@@ -24,6 +24,19 @@ public struct RedisDeployment: Sendable {
         configuration.database = database
         return try await RedisClient.connect(configuration, mode: mode)
     }
+
+    /// Connects a client for database 0, runs `body` with it, and closes it however `body` ends.
+    func withClient<T>(_ body: (RedisClient) async throws -> T) async throws -> T {
+        let client = try await connect()
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
 }
 
 /// A partition of a Redis source: one primary and one database, scanned with SCAN.

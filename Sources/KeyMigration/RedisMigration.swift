@@ -183,6 +183,8 @@ let breakdownLabels = ["type ", "db "]
 struct KeyspacePlan {
     var partitions: [KeyPartition]
     var sourceDatabases: [Int]
+    /// Keys per source database, as `INFO keyspace` counts them.
+    var keysPerDatabase: [Int: Int]
     var estimatedKeys: Int
     var targetIsCluster: Bool
 
@@ -221,7 +223,8 @@ struct KeyspacePlan {
         try mapping.validate(sourceDatabases: databases, targetIsCluster: targetIsCluster)
         let partitions = source.primaries.flatMap { node in databases.map { KeyPartition(node: node, database: $0) } }
         let estimate = databases.reduce(0) { $0 + (keysPerDatabase[$1] ?? 0) }
-        return KeyspacePlan(partitions: partitions, sourceDatabases: databases, estimatedKeys: estimate, targetIsCluster: targetIsCluster)
+        return KeyspacePlan(partitions: partitions, sourceDatabases: databases, keysPerDatabase: keysPerDatabase, estimatedKeys: estimate,
+                            targetIsCluster: targetIsCluster)
     }
 
     /// Parses `db0:keys=12,expires=1,avg_ttl=0` lines of `INFO keyspace`.

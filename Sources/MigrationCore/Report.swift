@@ -112,17 +112,11 @@ public struct MigrationReport: Sendable, Codable, Equatable {
 
     /// Writes the report as pretty JSON to `path`.
     public func write(toPath path: String) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let data = try encoder.encode(self)
-        try await BlockingQueue(label: "migrate.report").run {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        }
+        try await ReportFile.write(self, toPath: path)
     }
 
-    private static func table(columns: [String], rows: [[String]]) -> [String] {
+    /// Rows as an aligned text table, numbers right-aligned.
+    public static func table(columns: [String], rows: [[String]]) -> [String] {
         var widths = columns.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
@@ -137,5 +131,20 @@ public struct MigrationReport: Sendable, Codable, Equatable {
             }.joined(separator: "  ")
         }
         return [format(columns), "  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(format)
+    }
+}
+
+/// Reports as files: pretty JSON with snake_case keys and ISO 8601 dates, written atomically off the cooperative pool.
+public enum ReportFile {
+    /// Writes `value` to `path`.
+    public static func write<T: Encodable>(_ value: T, toPath path: String) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let data = try encoder.encode(value)
+        try await BlockingQueue(label: "migrate.report").run {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
     }
 }

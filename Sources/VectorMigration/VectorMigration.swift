@@ -32,7 +32,7 @@ public struct VectorMigration: Sendable {
     /// with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
         let startedAt = Date()
-        let plan = try await VectorPlan.make(settings, prepareTargets: !dryRun)
+        let plan = try await VectorPlan.make(settings, targets: dryRun ? .skip : .prepare)
         let fingerprint = Self.fingerprint(settings, jobs: plan.jobs)
         let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("vectors-\(fingerprint.prefix(16)).json"))
         let (checkpoint, resumed) = dryRun

@@ -69,12 +69,25 @@ public struct VectorRunSettings: Sendable {
 /// The jobs of a run, with their target tables and row estimates, after every check that can fail before
 /// anything is written: tables and columns exist, dimensions and distances match, no NaN in float arrays.
 struct VectorPlan {
+    /// What is done to the targets while planning.
+    enum TargetStep {
+        /// Nothing (dry runs, verification).
+        case skip
+        /// Check what exists; say in the notes what a run would create (`migrate plan`).
+        case check
+        /// Check what exists and create what is missing (a run).
+        case prepare
+    }
+
     var jobs: [VectorJob]
     var targetTables: [String: TargetTable]
-    var estimatedRows: Int
+    /// Rows (or points) per job, this shard's share.
+    var rowsPerJob: [String: Int]
     var notes: [String]
 
-    static func make(_ settings: VectorRunSettings, prepareTargets: Bool) async throws -> VectorPlan {
+    var estimatedRows: Int { rowsPerJob.values.reduce(0, +) }
+
+    static func make(_ settings: VectorRunSettings, targets: TargetStep) async throws -> VectorPlan {
         var notes: [String] = []
         var jobs: [VectorJob] = []
         switch settings.source {
@@ -105,11 +118,10 @@ struct VectorPlan {
         }
         jobs = try await probeDimensions(jobs, settings: settings)
         var targetTables: [String: TargetTable] = [:]
-        if prepareTargets {
-            targetTables = try await prepare(jobs, settings: settings)
+        if targets != .skip {
+            targetTables = try await prepare(jobs, settings: settings, apply: targets == .prepare, notes: &notes)
         }
-        let estimate = try await estimate(jobs, settings: settings)
-        return VectorPlan(jobs: jobs, targetTables: targetTables, estimatedRows: estimate, notes: notes)
+        return VectorPlan(jobs: jobs, targetTables: targetTables, rowsPerJob: try await rows(jobs, settings: settings), notes: notes)
     }
 
     /// The mappings that apply: the file's, with `{suffix}` expanded over what exists, or one generic mapping
@@ -204,55 +216,68 @@ struct VectorPlan {
         }
     }
 
-    private static func estimate(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> Int {
-        var total = 0
+    private static func rows(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> [String: Int] {
+        var rows: [String: Int] = [:]
         switch settings.source {
         case .postgres(let configuration, _, _):
-            total = try await withConnection(configuration) { connection in
-                var total = 0
+            rows = try await withConnection(configuration) { connection in
+                var rows: [String: Int] = [:]
                 for job in jobs {
                     guard case .table(let schema) = job.source else { continue }
-                    total += try await countRows(connection, schema.qualifiedName) / (job.shard?.count ?? 1)
+                    rows[job.name] = try await countRows(connection, schema.qualifiedName) / (job.shard?.count ?? 1)
                 }
-                return total
+                return rows
             }
         case .qdrant(let configuration):
             let client = QdrantClient(configuration)
             for job in jobs {
                 guard case .collection(let name, _) = job.source else { continue }
-                total += try await client.count(name) / (job.shard?.count ?? 1)
+                rows[job.name] = try await client.count(name) / (job.shard?.count ?? 1)
             }
             await client.close()
         }
-        return total
+        return rows
     }
 
     // MARK: Targets
 
-    /// Creates or checks every target; returns the PostgreSQL target tables by job.
-    private static func prepare(_ jobs: [VectorJob], settings: VectorRunSettings) async throws -> [String: TargetTable] {
+    /// Checks every target and, when `apply`, creates what is missing (else says so in `notes`); returns the
+    /// PostgreSQL target tables by job.
+    private static func prepare(_ jobs: [VectorJob], settings: VectorRunSettings, apply: Bool, notes: inout [String]) async throws -> [String: TargetTable] {
         switch settings.target {
         case .qdrant(let configuration):
             let client = QdrantClient(configuration)
-            for job in jobs {
-                guard case .collection(let name) = job.target else { continue }
-                try await prepareCollection(name, for: job, client: client)
+            do {
+                for job in jobs {
+                    guard case .collection(let name) = job.target else { continue }
+                    if let note = try await prepareCollection(name, for: job, client: client, apply: apply) { notes.append(note) }
+                }
+            } catch {
+                await client.close()
+                throw error
             }
             await client.close()
             return [:]
         case .postgres(let configuration, _, _):
-            return try await withConnection(configuration) { connection in
+            let (tables, created) = try await withConnection(configuration) { connection in
                 var tables: [String: TargetTable] = [:]
+                var created: [String] = []
                 for job in jobs {
                     guard case .table(let schema, let table) = job.target else { continue }
-                    tables[job.name] = try await prepareTable(schema: schema, table: table, for: job, connection: connection, create: settings.createTables)
+                    let (target, note) = try await prepareTable(schema: schema, table: table, for: job, connection: connection,
+                                                                create: settings.createTables, apply: apply)
+                    tables[job.name] = target
+                    created += note.map { [$0] } ?? []
                 }
-                return tables
+                return (tables, created)
             }
+            notes += created
+            return tables
         }
     }
 
-    private static func prepareCollection(_ name: String, for job: VectorJob, client: QdrantClient) async throws {
+    /// Checks (or creates, when `apply`) a collection; returns a note when a run would create it.
+    private static func prepareCollection(_ name: String, for job: VectorJob, client: QdrantClient, apply: Bool) async throws -> String? {
         if let info = try await client.collection(name) {
             for spec in job.vectors {
                 guard let space = info.vectors.first(where: { $0.name == spec.targetName && $0.sparse == spec.sparse }) else {
@@ -266,9 +291,13 @@ struct VectorPlan {
                     throw VectorMigrationError.distanceMismatch(target: "collection \(name)", expected: spec.distance, actual: space.distance)
                 }
             }
-        } else {
+        } else if apply {
             try await client.createCollection(name, body: collectionBody(for: job))
+        } else {
+            let vectors = job.vectors.map { "\($0.targetName ?? "(unnamed)") \($0.sparse ? "sparse" : "\($0.dimensions ?? 0)d \($0.distance)")" }
+            return "collection \(name) will be created (\(vectors.joined(separator: ", ")))"
         }
+        guard apply else { return nil }
         var indexes: [(String, JSONValue)] = []
         if let tenant = job.mapping.tenant {
             indexes.append((tenant, .object([("type", .string("keyword")), ("is_tenant", .bool(true))])))
@@ -283,6 +312,7 @@ struct VectorPlan {
         for (field, schema) in indexes {
             try await client.createPayloadIndex(name, field: field, schema: schema)
         }
+        return nil
     }
 
     /// The body of `PUT /collections/{name}`: vectors as the job writes them, HNSW from the mapping or the
@@ -310,19 +340,24 @@ struct VectorPlan {
         return .object(body)
     }
 
-    private static func prepareTable(schema: String, table: String, for job: VectorJob, connection: PostgresConnection, create: Bool) async throws -> TargetTable {
+    /// Checks (or creates, when `apply` and `create`) a target table; returns a note when a run would create it.
+    private static func prepareTable(schema: String, table: String, for job: VectorJob, connection: PostgresConnection, create: Bool,
+                                     apply: Bool) async throws -> (TargetTable, String?) {
         let types = try await TableSchema.loadTypes(connection)
         let exists = !(try await TableSchema.tables(connection, schema: schema)).filter { $0 == table }.isEmpty
         let qualified = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
         switch job.source {
         case .table(let source):
+            let target = TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true, vectorColumns: [])
             if !exists {
                 guard create else { throw VectorMigrationError.missingTable("\(schema).\(table)", database: "the target (add --create-tables to create it)") }
                 guard types.vector != nil else {
                     throw VectorMigrationError.unsupported("the target database lacks the pgvector extension: run CREATE EXTENSION vector there (RDS: a user with rds_superuser)")
                 }
                 let columns = source.columns.map { "\(quoteIdentifier($0.name)) \($0.typeName)" }
-                try await connection.execute("CREATE TABLE \(qualified) (\(columns.joined(separator: ", ")), PRIMARY KEY (\(job.keyColumns.map(quoteIdentifier).joined(separator: ", "))))")
+                let statement = "CREATE TABLE \(qualified) (\(columns.joined(separator: ", ")), PRIMARY KEY (\(job.keyColumns.map(quoteIdentifier).joined(separator: ", "))))"
+                guard apply else { return (target, "\(qualified) will be created: \(statement)") }
+                try await connection.execute(statement)
             } else {
                 let existing = try await TableSchema.load(connection, schema: schema, table: table)
                 for column in source.columns {
@@ -339,18 +374,21 @@ struct VectorPlan {
                     throw VectorMigrationError.unsupported("\(qualified) needs a primary key on (\(job.keyColumns.joined(separator: ", "))) so reruns overwrite instead of duplicating")
                 }
             }
-            return TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true, vectorColumns: [])
+            return (target, nil)
         case .collection:
             let vectorColumns = job.vectors.map { ($0.targetName, $0.targetName ?? "embedding") }
+            let target = TargetTable(schema: schema, table: table, columns: ["id"] + vectorColumns.map(\.1) + ["payload"], key: ["id"],
+                                     mirrorsSource: false, vectorColumns: vectorColumns)
             if !exists {
                 guard create else { throw VectorMigrationError.missingTable("\(schema).\(table)", database: "the target (add --create-tables to create it)") }
                 let vectors = job.vectors.map { spec in
                     "\(quoteIdentifier(spec.targetName ?? "embedding")) \(spec.sparse ? "sparsevec" : "vector(\(spec.dimensions ?? 0))")"
                 }
-                try await connection.execute("CREATE TABLE \(qualified) (id text PRIMARY KEY, \(vectors.joined(separator: ", ")), payload jsonb)")
+                let statement = "CREATE TABLE \(qualified) (id text PRIMARY KEY, \(vectors.joined(separator: ", ")), payload jsonb)"
+                guard apply else { return (target, "\(qualified) will be created: \(statement)") }
+                try await connection.execute(statement)
             }
-            return TargetTable(schema: schema, table: table, columns: ["id"] + vectorColumns.map(\.1) + ["payload"], key: ["id"],
-                               mirrorsSource: false, vectorColumns: vectorColumns)
+            return (target, nil)
         }
     }
 }

@@ -28,7 +28,7 @@ public struct VectorVerification: Sendable {
     /// Compares and reports; the outcome is `mismatched` when anything differs.
     public func run() async throws -> MigrationReport {
         let startedAt = Date()
-        let plan = try await VectorPlan.make(settings, prepareTargets: false)
+        let plan = try await VectorPlan.make(settings, targets: .skip)
         let jobs = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.name, $0) })
         let settings = self.settings
         let probes = ProbeCollector(limit: neighbourQueries)

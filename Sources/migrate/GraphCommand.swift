@@ -11,6 +11,8 @@ import Transport
 struct GraphEndpointOptions: ParsableArguments {
     @Option(name: .customLong("source"), help: ArgumentHelp("bolt://user@host:7687 (Neo4j, Memgraph); bolt+s:// or neo4j+s:// for TLS. Default: $MIGRATE_SOURCE_URI, $NEO4J_URI, $MEMGRAPH_URI.", valueName: "uri"))
     var source: String?
+    @Option(name: .customLong("source-user"), help: ArgumentHelp("The source user, if not in the URI (else $NEO4J_USERNAME).", valueName: "name"))
+    var sourceUser: String?
     @Option(name: .customLong("source-password-file"), help: ArgumentHelp("Source password file (else $MIGRATE_SOURCE_PASSWORD, $NEO4J_PASSWORD).", valueName: "path"))
     var sourcePasswordFile: String?
     @Option(name: .customLong("source-ca-file"), help: ArgumentHelp("PEM CA for the source's TLS certificate.", valueName: "path"))
@@ -37,7 +39,7 @@ struct GraphEndpointOptions: ParsableArguments {
             throw ValidationError("no target given: pass --target https://your-neptune-cluster:8182 or --target bolt://host:7687")
         }
         let (sourceConfiguration, sourceDisplay) = try bolt(sourceText, role: "source", passwordFile: sourcePasswordFile, caFile: sourceCAFile,
-                                                            fallbackUser: environment["NEO4J_USERNAME"], fallbackPassword: environment["NEO4J_PASSWORD"], timeouts: timeouts)
+                                                            fallbackUser: sourceUser ?? environment["NEO4J_USERNAME"], fallbackPassword: environment["NEO4J_PASSWORD"], timeouts: timeouts)
         let target: GraphStore
         let parsedTarget = try parse(targetText, role: "target")
         if parsedTarget.scheme == "https" || parsedTarget.scheme == "http" {
@@ -100,9 +102,10 @@ struct GraphEndpointOptions: ParsableArguments {
         let tls: TLSConfiguration? = parsed.scheme.hasSuffix("+s") ? TLSConfiguration(caFile: caFile)
             : parsed.scheme.hasSuffix("+ssc") ? TLSConfiguration(verifyPeer: false) : nil
         var display = parsed
+        display.user = parsed.user ?? fallbackUser
         display.password = password == nil ? nil : Secret("")
         let configuration = BoltConfiguration(
-            endpoint: parsed.endpoint, user: parsed.user ?? fallbackUser, password: password,
+            endpoint: parsed.endpoint, user: display.user, password: password,
             database: parsed.path.isEmpty ? nil : parsed.path,
             options: ConnectionOptions(connectTimeout: .seconds(timeouts.connect), ioTimeout: .seconds(timeouts.io), tls: tls))
         return (configuration, display.description)
@@ -189,12 +192,25 @@ struct GraphCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+    }
+
+    func execute() async throws -> MigrationReport {
+        let migration = GraphMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
+                                       resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, rateLimit: throttle.rate)
+        return try await migration.run()
+    }
+
+    func inventory(sampleSize: Int) async throws -> PhasePlan {
+        var settings = try settings()
+        settings.batchSize = min(settings.batchSize, sampleSize)
+        return await GraphInventory(settings: settings).take()
+    }
+
+    private func settings() throws -> GraphRunSettings {
         var settings = try endpoints.settings(run: run, timeouts: timeouts)
         settings.export = try export()
-        let migration = GraphMigration(settings: settings, checkpointDirectory: checkpointDirectory,
-                                       resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, rateLimit: throttle.rate)
-        let report = try await CommandErrors.reporting { try await migration.run() }
-        try await run.finish(with: report)
+        return settings
     }
 }
 
@@ -210,8 +226,10 @@ struct VerifyGraphCommand: AsyncParsableCommand {
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     func run() async throws {
-        let verification = GraphVerification(settings: try endpoints.settings(run: run, timeouts: timeouts))
-        let report = try await CommandErrors.reporting { try await verification.run() }
-        try await run.finish(with: report)
+        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+    }
+
+    func execute() async throws -> MigrationReport {
+        try await GraphVerification(settings: try endpoints.settings(run: run, timeouts: timeouts)).run()
     }
 }

@@ -17,7 +17,7 @@ struct Migrate: AsyncParsableCommand {
             Passwords: put them in MIGRATE_SOURCE_PASSWORD / MIGRATE_TARGET_PASSWORD or a --…-password-file \
             rather than in URIs, so they stay out of the process list and shell history.
             """,
-        subcommands: [RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self, StatusCommand.self]
+        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self, StatusCommand.self]
     )
 
     /// Parses the arguments, then hides any password in them from the process list before running.

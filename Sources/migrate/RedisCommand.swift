@@ -47,7 +47,26 @@ struct RedisCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
+        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+    }
+
+    func execute() async throws -> MigrationReport {
+        let migration = RedisMigration(
+            settings: try settings(), options: try copyOptions(), rateLimit: throttle.rate, checkpointDirectory: checkpointDirectory,
+            resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished
+        )
+        return try await migration.run()
+    }
+
+    func inventory(sampleSize: Int) async throws -> PhasePlan {
+        await RedisInventory(settings: try settings(), options: try copyOptions(), sampleSize: sampleSize).take()
+    }
+
+    private func settings() throws -> RedisRunSettings {
+        try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
+    }
+
+    private func copyOptions() throws -> RedisCopyOptions {
         var options = RedisCopyOptions()
         options.mode = mode
         options.filter = selection.filter
@@ -55,12 +74,7 @@ struct RedisCommand: AsyncParsableCommand {
         options.bigKeyBytes = bigKeyBytes
         options.dryRun = dryRun
         options.skipRefused = skipRefused
-        let migration = RedisMigration(
-            settings: settings, options: options, rateLimit: throttle.rate, checkpointDirectory: checkpointDirectory,
-            resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished
-        )
-        let report = try await CommandErrors.reporting { try await migration.run() }
-        try await run.finish(with: report)
+        return options
     }
 }
 
@@ -94,6 +108,10 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+    }
+
+    func execute() async throws -> MigrationReport {
         let settings = try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
         var options = RedisVerifyOptions()
         options.filter = selection.filter
@@ -101,8 +119,6 @@ struct VerifyRedisCommand: AsyncParsableCommand {
         options.ttlToleranceMilliseconds = ttlTolerance
         options.sample = sample
         options.bigKeyBytes = bigKeyBytes
-        let verification = RedisVerification(settings: settings, options: options)
-        let report = try await CommandErrors.reporting { try await verification.run() }
-        try await run.finish(with: report)
+        return try await RedisVerification(settings: settings, options: options).run()
     }
 }

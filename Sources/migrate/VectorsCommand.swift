@@ -203,12 +203,24 @@ struct VectorsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
-                                              createTables: createTables, maxRequestBytes: maxRequestBytes)
-        let migration = VectorMigration(settings: settings, checkpointDirectory: checkpointDirectory,
+        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+    }
+
+    func execute() async throws -> MigrationReport {
+        let migration = VectorMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
                                         resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun, rateLimit: throttle.rate)
-        let report = try await CommandErrors.reporting { try await migration.run() }
-        try await run.finish(with: report)
+        return try await migration.run()
+    }
+
+    func inventory(sampleSize: Int) async throws -> PhasePlan {
+        var settings = try settings()
+        settings.batchSize = min(settings.batchSize, sampleSize)
+        return await VectorInventory(settings: settings).take()
+    }
+
+    private func settings() throws -> VectorRunSettings {
+        try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
+                               createTables: createTables, maxRequestBytes: maxRequestBytes)
     }
 }
 
@@ -239,10 +251,12 @@ struct VerifyVectorsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+    }
+
+    func execute() async throws -> MigrationReport {
         let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
                                               createTables: false, maxRequestBytes: 30 << 20)
-        let verification = VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall)
-        let report = try await CommandErrors.reporting { try await verification.run() }
-        try await run.finish(with: report)
+        return try await VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run()
     }
 }
