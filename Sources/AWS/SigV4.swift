@@ -16,8 +16,10 @@ public struct AWSCredentials: Sendable, Hashable {
 
     /// The credentials in `environment`, if the key id and secret are both there.
     public static func fromEnvironment(_ environment: [String: String]) -> AWSCredentials? {
-        guard let key = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"] else { return nil }
-        return AWSCredentials(accessKeyID: key, secretAccessKey: Secret(secret), sessionToken: environment["AWS_SESSION_TOKEN"].map(Secret.init))
+        // An empty variable (`AWS_ACCESS_KEY_ID=` in a .env) is as good as none.
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        guard let key = value("AWS_ACCESS_KEY_ID"), let secret = value("AWS_SECRET_ACCESS_KEY") else { return nil }
+        return AWSCredentials(accessKeyID: key, secretAccessKey: Secret(secret), sessionToken: value("AWS_SESSION_TOKEN").map(Secret.init))
     }
 }
 

@@ -140,8 +140,16 @@ public struct CheckpointStore: Sendable {
         try result.get()
     }
 
-    /// The checkpoint a run starts from under `policy`, and whether it continues an earlier run.
+    /// The checkpoint a run starts from under `policy`, and whether it continues an earlier run. The choice is
+    /// saved at once, so a checkpoint directory that cannot be written (full, read-only) stops the run before
+    /// anything is written to the target.
     public func begin(migration: String, fingerprint: String, policy: ResumePolicy, startedAt: Date = Date()) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
+        let chosen = try await choose(migration: migration, fingerprint: fingerprint, policy: policy, startedAt: startedAt)
+        try await save(chosen.0)
+        return chosen
+    }
+
+    private func choose(migration: String, fingerprint: String, policy: ResumePolicy, startedAt: Date) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
         let fresh = Checkpoint(migration: migration, fingerprint: fingerprint, startedAt: startedAt)
         guard let existing = try await load() else { return (fresh, false) }
         switch policy {
