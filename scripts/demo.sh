@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The embedded demo: on a fresh machine, install what is needed, start local servers, fill sources the way
-# LightRAG stores its data, and migrate them for real, with progress and a report, then verify each:
+# LightRAG stores its data, describe the application's environment in two .env files, then plan and run the
+# migration of the whole stack from one configuration (scripts/demo/migration.yaml), each phase verified:
 #   keys     Redis (db 0 + db 1)           -> a 3-primary Redis cluster (ElastiCache cluster mode)
 #   vectors  PostgreSQL + pgvector chunks  -> the Qdrant stand-in, in LightRAG's own Qdrant layout
 #   graph    the Bolt stand-in (Neo4j)     -> the Neptune stand-in (openCypher over HTTPS)
@@ -29,18 +30,7 @@ echo "== filling the source $REDIS_SOURCE_URL"
 "$REDIS_CLI" -u "$REDIS_CLUSTER_URL" -c FLUSHALL >/dev/null
 for port in $REDIS_CLUSTER_PORTS; do "$REDIS_CLI" -p "$port" FLUSHALL >/dev/null; done
 
-mkdir -p .run/demo
-echo
-echo "== migrate redis: source (db 0 + db 1) -> cluster $REDIS_CLUSTER_URL, db 1 under the prefix db1:"
-"$MIGRATE" redis --source "$REDIS_SOURCE_URL" --target "$REDIS_CLUSTER_URL" --db-map 1:db1: \
-    --fresh --checkpoint-dir .run/demo/checkpoints --report .run/demo/redis-report.json
-echo
-echo "== migrate verify redis"
-"$MIGRATE" verify redis --source "$REDIS_SOURCE_URL" --target "$REDIS_CLUSTER_URL" --db-map 1:db1: \
-    --report .run/demo/verify-report.json
-
-echo
-echo "== migrate vectors: pgvector (LightRAG chunks, 2 workspaces) -> Qdrant stand-in $QDRANT_TARGET_URL"
+echo "== filling the vector source: LightRAG chunks in pgvector, 2 workspaces"
 # Start clean: no LightRAG tables or collections left from an earlier run or the tests.
 PGPASSWORD="$PG_PASSWORD" "$PSQL" "$PG_SOURCE_URL" -qAt \
     -c "SELECT 'DROP TABLE ' || quote_ident(tablename) || ';' FROM pg_tables WHERE tablename LIKE 'lightrag_vdb_%'" \
@@ -51,25 +41,43 @@ for collection in $(curl -sf -H "api-key: $QDRANT_API_KEY" "$QDRANT_TARGET_URL/c
 done
 PG_PASSWORD="$PG_PASSWORD" "$MIGRATE_VENV/bin/python" scripts/bench/fill_pgvector.py --url "$PG_SOURCE_URL" --password-env PG_PASSWORD \
     --rows "$((DOCS * 2))" --dim 384 --workspaces ws_a,ws_b >/dev/null
-export MIGRATE_SOURCE_PASSWORD="$PG_PASSWORD" MIGRATE_TARGET_API_KEY="$QDRANT_API_KEY"
-"$MIGRATE" vectors --source "$PG_SOURCE_URL" --target "$QDRANT_TARGET_URL" --mapping mappings/lightrag.yaml \
-    --fresh --checkpoint-dir .run/demo/checkpoints --report .run/demo/vectors-report.json
-"$MIGRATE" verify vectors --source "$PG_SOURCE_URL" --target "$QDRANT_TARGET_URL" --mapping mappings/lightrag.yaml \
-    --report .run/demo/verify-vectors-report.json
-
-echo
-echo "== migrate graph: Bolt stand-in $BOLT_URL -> Neptune stand-in $NEPTUNE_URL"
+echo "== filling the graph source (Bolt stand-in $BOLT_URL)"
 "$MIGRATE_VENV/bin/python" scripts/bench/fill_graph.py --url "$BOLT_URL" --user "$BOLT_USER" --password-env BOLT_PASSWORD \
     --nodes "$DOCS" --edges "$((DOCS * 4))" >/dev/null
 curl -sf --cacert "$GRAPH_CA" -X POST "$GRAPH_STANDIN_ADMIN/reset" >/dev/null
-export MIGRATE_SOURCE_PASSWORD="$BOLT_PASSWORD"
-GRAPH_SOURCE="${BOLT_URL/bolt:\/\//bolt://$BOLT_USER@}"
-"$MIGRATE" graph --source "$GRAPH_SOURCE" --target "$NEPTUNE_URL" --target-ca-file "$GRAPH_CA" \
-    --mapping mappings/lightrag-graph.yaml --fresh --checkpoint-dir .run/demo/checkpoints --report .run/demo/graph-report.json
-"$MIGRATE" verify graph --source "$GRAPH_SOURCE" --target "$NEPTUNE_URL" --target-ca-file "$GRAPH_CA" \
-    --mapping mappings/lightrag-graph.yaml --report .run/demo/verify-graph-report.json
+
+# The application's environment today and after cutover, as .env files (secrets stay in them).
+mkdir -p .run/demo
+PG_HOST_PORT="${PG_SOURCE_URL#postgres://migrate@}"
+cat > .run/demo/app.env <<ENV
+REDIS_URI=$REDIS_SOURCE_URL
+VECTOR_STORAGE=PGVectorStorage
+POSTGRES_HOST=${PG_HOST_PORT%%:*}
+POSTGRES_PORT=$(echo "$PG_HOST_PORT" | sed -E 's/^[^:]+:([0-9]+).*/\1/')
+POSTGRES_USER=migrate
+POSTGRES_PASSWORD=$PG_PASSWORD
+POSTGRES_DATABASE=${PG_SOURCE_URL##*/}
+GRAPH_STORAGE=Neo4JStorage
+NEO4J_URI=$BOLT_URL
+NEO4J_USERNAME=$BOLT_USER
+NEO4J_PASSWORD=$BOLT_PASSWORD
+ENV
+cat > .run/demo/aws.env <<ENV
+REDIS_URI=$REDIS_CLUSTER_URL
+QDRANT_URL=$QDRANT_TARGET_URL
+QDRANT_API_KEY=$QDRANT_API_KEY
+NEPTUNE_ENDPOINT=$NEPTUNE_URL
+NEPTUNE_CA_FILE=$GRAPH_CA
+ENV
 
 echo
-echo "Reports: .run/demo/*-report.json"
+echo "== migrate plan: inventory every source, check every target, estimate the time (writes nothing)"
+"$MIGRATE" plan --config scripts/demo/migration.yaml
+echo
+echo "== migrate run: keys -> cluster $REDIS_CLUSTER_URL, vectors -> Qdrant stand-in, graph -> Neptune stand-in; each verified"
+"$MIGRATE" run --config scripts/demo/migration.yaml --fresh --report .run/demo/run-report.json
+
+echo
+echo "Report:  .run/demo/run-report.json   Checkpoints: migrate status --checkpoint-dir .run/demo/checkpoints"
 echo "Try:     $REDIS_CLI -c -p ${REDIS_CLUSTER_PORTS%% *} HGETALL db1:session:7"
 echo "Stop the servers with: scripts/servers.sh stop"

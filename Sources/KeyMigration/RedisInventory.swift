@@ -47,28 +47,37 @@ public struct RedisInventory: Sendable {
         }
         do {
             try await settings.target.withClient { target in
-            plan.facts.append(["target", try await Self.describe(target)])
-            var used = 0, limit = 0, keys = 0
-            for (_, reply) in try await target.sendToPrimaries(RESPCommand("INFO", "memory")) {
-                used += Self.infoField("used_memory", in: reply.string ?? "") ?? 0
-                limit += Self.infoField("maxmemory", in: reply.string ?? "") ?? 0
-            }
-            for (_, reply) in try await target.sendToPrimaries(RESPCommand("INFO", "keyspace")) {
-                keys += KeyspacePlan.parseKeyspace(reply.string ?? "").reduce(0) { $0 + $1.1 }
-            }
-            plan.facts.append(["target memory", limit > 0 ? "\(Format.bytes(used)) used of \(Format.bytes(limit))" : "\(Format.bytes(used)) used, no maxmemory"])
-            if limit > 0 && used + sourceMemory > limit {
-                plan.problems.append("the target has \(Format.bytes(max(0, limit - used))) free but the source uses \(Format.bytes(sourceMemory)): " +
-                                     "choose a larger node type or more shards, or copy fewer keys (--match/--exclude/--db)")
-            }
-            if keys > 0 {
-                plan.notes.append("the target already holds \(Format.count(keys)) keys: keys of the same name are replaced, others stay (verify will list them as extra)")
-            }
+                try await inspectTarget(target, sourceMemory: sourceMemory, into: &plan)
             }
         } catch {
             plan.problems.append("target: \(error)")
         }
         return plan
+    }
+
+    /// The target's version, topology and memory, and whether the source's keys fit.
+    private func inspectTarget(_ target: RedisClient, sourceMemory: Int, into plan: inout PhasePlan) async throws {
+        plan.facts.append(["target", try await Self.describe(target)])
+        var used = 0, limit = 0, keys = 0
+        for (_, reply) in try await target.sendToPrimaries(RESPCommand("INFO", "memory")) {
+            used += Self.infoField("used_memory", in: reply.string ?? "") ?? 0
+            limit += Self.infoField("maxmemory", in: reply.string ?? "") ?? 0
+        }
+        for (_, reply) in try await target.sendToPrimaries(RESPCommand("INFO", "keyspace")) {
+            keys += KeyspacePlan.parseKeyspace(reply.string ?? "").reduce(0) { $0 + $1.1 }
+        }
+        plan.facts.append(["target memory", limit > 0 ? "\(Format.bytes(used)) used of \(Format.bytes(limit))" : "\(Format.bytes(used)) used, no maxmemory"])
+        if limit > 0 && used + sourceMemory > limit {
+            let message = "the target has \(Format.bytes(max(0, limit - used))) free but the source uses \(Format.bytes(sourceMemory))"
+            if options.filter.include.isEmpty && options.filter.exclude.isEmpty && options.filter.types.isEmpty {
+                plan.problems.append(message + ": choose a larger node type or more shards, or copy fewer keys (--match/--exclude/--db)")
+            } else {
+                plan.notes.append(message + " (before --match/--exclude/--type): check that the selected keys fit")
+            }
+        }
+        if keys > 0 {
+            plan.notes.append("the target already holds \(Format.count(keys)) keys: keys of the same name are replaced, others stay (verify will list them as extra)")
+        }
     }
 
     /// Reads up to `sampleSize` keys of the first partitions: their types and sizes (extrapolated to the whole
@@ -81,14 +90,15 @@ public struct RedisInventory: Sendable {
         var seconds = 0.0
         for partition in keyspace.partitions where sampled < sampleSize {
             let connection = try await source.openConnection(to: partition.node, database: partition.database)
-            let (keys, replies, elapsed): ([[UInt8]], [RESPValue], Duration)
+            let (keys, states, elapsed): ([[UInt8]], [(RedisType, Int)], Duration)
             do {
                 var reader = KeyScanReader(connection: connection, cursor: "0", count: min(settings.batchSize, sampleSize - sampled), filter: options.filter)
-                keys = try await reader.next().items
+                keys = Array(try await reader.next().items.prefix(sampleSize - sampled))
                 let started = ContinuousClock.now
-                replies = try await connection.pipeline(keys.flatMap { key in
-                    [RESPCommand("TYPE", key), RESPCommand("MEMORY", "USAGE", key), RESPCommand("DUMP", key)]
-                })
+                let replies = try await connection.pipeline(keys.flatMap { [RESPCommand("TYPE", $0), RESPCommand("MEMORY", "USAGE", $0)] })
+                states = keys.indices.map { (RedisType(typeReply: replies[$0 * 2].string ?? "none"), Int(replies[$0 * 2 + 1].integer ?? 0)) }
+                // DUMP what a run would DUMP whole, to time it; big keys travel in chunks and are not read here.
+                _ = try await connection.pipeline(keys.indices.filter { states[$0].1 <= options.bigKeyBytes }.map { RESPCommand("DUMP", keys[$0]) })
                 elapsed = ContinuousClock.now - started
                 await connection.close()
             } catch {
@@ -96,9 +106,7 @@ public struct RedisInventory: Sendable {
                 throw error
             }
             seconds += Self.seconds(elapsed)
-            for (index, key) in keys.enumerated() {
-                let type = RedisType(typeReply: replies[index * 3].string ?? "none")
-                let size = Int(replies[index * 3 + 1].integer ?? Int64(replies[index * 3 + 2].bytes?.count ?? 0))
+            for (key, (type, size)) in zip(keys, states) {
                 guard type != .none, options.filter.types.isEmpty || options.filter.types.contains(type) else { continue }
                 types[type, default: 0] += 1
                 bytes[type, default: 0] += size
