@@ -62,14 +62,19 @@ extension Integration {
             ]
         }
 
-        @Test func vectorsAndGraphRefuseBadInputWithTheFix() async throws {
+        /// A source table of ten 4-dimensional vectors.
+        static func createVectorTable(_ name: String) async throws {
             let connection = try await VectorServers.connect(VectorServers.pgSource)
             try await connection.execute("""
-                DROP TABLE IF EXISTS bad_input_vectors;
-                CREATE TABLE bad_input_vectors (id int PRIMARY KEY, v vector(4));
-                INSERT INTO bad_input_vectors SELECT i, '[1,2,3,4]' FROM generate_series(1, 10) AS i;
+                DROP TABLE IF EXISTS \(name);
+                CREATE TABLE \(name) (id int PRIMARY KEY, v vector(4));
+                INSERT INTO \(name) SELECT i, '[1,2,3,4]' FROM generate_series(1, 10) AS i;
                 """)
             await connection.close()
+        }
+
+        @Test func vectorsAndGraphRefuseBadInputWithTheFix() async throws {
+            try await Self.createVectorTable("bad_input_vectors")
             let qdrant = VectorServers.client(VectorServers.qdrant(VectorServers.qdrantTarget, apiKey: VectorServers.apiKey))
             for name in try await qdrant.collectionNames() { _ = try? await qdrant.deleteCollection(name) }
             try await qdrant.createCollection("bad_input_vectors", body: .object([("vectors", .object([("size", .int(8)), ("distance", .string("Cosine"))]))]))
@@ -113,13 +118,7 @@ extension Integration {
             #expect(keys.stderr.contains("No space left on device") && keys.stderr.contains("Free disk space"), "\(keys.stderr)")
             #expect(try await target.keyCount() == 0)
 
-            let connection = try await VectorServers.connect(VectorServers.pgSource)
-            try await connection.execute("""
-                DROP TABLE IF EXISTS full_disk_vectors;
-                CREATE TABLE full_disk_vectors (id int PRIMARY KEY, v vector(4));
-                INSERT INTO full_disk_vectors SELECT i, '[1,2,3,4]' FROM generate_series(1, 10) AS i;
-                """)
-            await connection.close()
+            try await Self.createVectorTable("full_disk_vectors")
             let vectors = try await CLI.run(["vectors", "--source", VectorServers.pgSource, "--target", VectorServers.qdrantTarget, "--table", "full_disk_vectors",
                                              "--checkpoint-dir", mountPoint + "/checkpoints"],
                                             environment: ["MIGRATE_SOURCE_PASSWORD": VectorServers.pgPassword, "MIGRATE_TARGET_API_KEY": VectorServers.apiKey])
