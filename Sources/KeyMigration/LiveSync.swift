@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import MigrationCore
+import RESP
+import Transport
+
+/// How `migrate redis --live` follows the source after the full copy.
+public struct LiveSyncOptions: Sendable {
+    /// The time between two reconcile passes (a full compare that repairs what differs).
+    public var reconcileInterval: Duration = .seconds(300)
+    /// The most distinct changed keys buffered; beyond it the buffer is dropped for a reconcile pass.
+    public var maxPending = 1_000_000
+    /// Turn on `notify-keyspace-events` for the run (CONFIG SET) when the source does not publish every change,
+    /// and restore it afterwards.
+    public var enableNotifications = false
+    /// Stop by itself this long after the full copy (else only when asked).
+    public var duration: Duration?
+    /// The most reconcile passes when stopping, until one finds source and target equal.
+    public var finalPasses = 3
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Asks a running live sync to stop: it stops following notifications, applies what is pending, runs a final
+/// reconcile and returns its report.
+public actor StopRequest {
+    /// Whether a stop was asked for.
+    public private(set) var isRequested = false
+
+    /// A request nobody has made yet.
+    public init() {}
+
+    /// Asks the sync to stop.
+    public func request() {
+        isRequested = true
+    }
+}
+
+/// `migrate redis --live`: subscribes to the source's keyspace notifications, runs the full copy, then applies
+/// every changed key as it is announced and reconciles periodically, until stopped. The report says whether
+/// source and target ended equal.
+public struct LiveSync: Sendable {
+    /// The full copy, whose settings and options the live phase shares.
+    public var migration: RedisMigration
+    /// How the live phase runs.
+    public var options: LiveSyncOptions
+
+    /// Creates a live sync.
+    public init(migration: RedisMigration, options: LiveSyncOptions) {
+        self.migration = migration
+        self.options = options
+    }
+
+    /// Runs until `stop` is requested (or `options.duration` passes). Problems with the source's notification
+    /// settings, connections and credentials are thrown before anything is written.
+    public func run(stop: StopRequest) async throws -> MigrationReport {
+        let startedAt = Date()
+        let settings = migration.settings
+        let logger = settings.logger
+        let plan = try await KeyspacePlan.make(settings: settings, mapping: migration.options.mapping, alwaysInclude: [0])
+        let source = try await settings.source.connect()
+        let setup: NotificationSetup
+        let subscriptions: [Subscription]
+        do {
+            setup = try await NotificationSetup.prepare(source: source, enable: options.enableNotifications, logger: logger)
+            subscriptions = try await Self.subscribe(source: source, channels: setup.channels, databases: plan.sourceDatabases)
+        } catch {
+            await source.close()
+            throw error
+        }
+        let log = ChangeLog(capacity: options.maxPending, databases: plan.sourceDatabases, filter: migration.options.filter)
+        let configuration = source.configuration
+        do {
+            let report = try await withThrowingTaskGroup(of: Void.self) { group in
+                for subscription in subscriptions {
+                    group.addTask {
+                        await Self.follow(subscription, configuration: configuration.with(endpoint: subscription.endpoint), into: log, logger: logger)
+                    }
+                }
+                let report = try await follow(plan: plan, log: log, stop: stop, stopFollowing: {
+                    group.cancelAll()
+                    try await group.waitForAll()
+                })
+                group.cancelAll()
+                return report
+            }
+            await setup.restore(source: source, logger: logger)
+            await source.close()
+            var final = report
+            final.startedAt = startedAt
+            return final
+        } catch {
+            await setup.restore(source: source, logger: logger)
+            await source.close()
+            throw error
+        }
+    }
+
+    // MARK: Phases
+
+    /// The full copy, then changes and reconcile passes until stopped, then the final drain and reconcile.
+    private func follow(plan: KeyspacePlan, log: ChangeLog, stop: StopRequest,
+                        stopFollowing: () async throws -> Void) async throws -> MigrationReport {
+        var copy = migration
+        copy.settings.databases = plan.sourceDatabases
+        var report = try await copy.run()
+        report.command = "migrate redis --live"
+        guard report.outcome == .succeeded else { return report }
+        // A resumed copy missed whatever changed while no run was listening.
+        if report.resumed { await log.requestReconcile() }
+
+        let printer = ProgressPrinter(style: migration.settings.progressStyle)
+        let ticker = Task {
+            guard let interval = printer.style.refreshInterval else { return }
+            while (try? await Task.sleep(for: interval)) != nil {
+                let status = await log.status()
+                await printer.show(line: status.line, event: "live", status)
+            }
+        }
+        defer { ticker.cancel() }
+
+        var writer = makeWriter(plan: plan)
+        let deadline = options.duration.map { ContinuousClock.now + $0 }
+        var nextReconcile = ContinuousClock.now + options.reconcileInterval
+        while await !stop.isRequested, deadline.map({ ContinuousClock.now < $0 }) ?? true {
+            if await log.needsReconcile || ContinuousClock.now >= nextReconcile {
+                _ = try await reconcile(plan: plan, log: log, final: false)
+                nextReconcile = ContinuousClock.now + options.reconcileInterval
+            } else if try await !apply(log: log, writer: &writer) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        try await stopFollowing()
+        await log.beginDraining()
+        while try await apply(log: log, writer: &writer) {}
+        await writer.reset()
+        var last = try await reconcile(plan: plan, log: log, final: true)
+        for _ in 1..<max(1, options.finalPasses) where last.differences > 0 {
+            last = try await reconcile(plan: plan, log: log, final: true)
+        }
+        ticker.cancel()
+        await log.stopped()
+        let status = await log.status()
+        await printer.show(line: status.line, event: "live", status)
+        await printer.endLine()
+
+        var totals = report.totals
+        totals.merge(await log.counters.excluding(breakdownLabels))
+        report.totals = totals
+        report.finishedAt = Date()
+        if last.differences > 0 {
+            report.outcome = .mismatched
+            report.problems += ["source and target still differ after \(options.finalPasses) final reconcile passes (is the source still taking writes?)"]
+                + last.problems
+        }
+        return report
+    }
+
+    /// Applies the oldest pending changes; `false` when none were pending.
+    private func apply(log: ChangeLog, writer: inout KeyCopyWriter) async throws -> Bool {
+        let batch = await log.take(migration.settings.batchSize)
+        guard !batch.isEmpty else { return false }
+        var outcome = BatchOutcome()
+        for (database, changes) in Dictionary(grouping: batch, by: \.database).sorted(by: { $0.key < $1.key }) {
+            let keys = changes.map(\.key)
+            let retry = RetryPolicy()
+            var attempt = 1
+            while true {
+                do {
+                    let written = try await writer.write(keys, partition: Self.partition(database))
+                    outcome.units += written.units
+                    outcome.tally.merge(written.tally)
+                    break
+                } catch {
+                    guard attempt < retry.maxAttempts, isTransient(error) else { throw error }
+                    migration.settings.logger.warning("applying \(keys.count) changed keys of db \(database) failed (attempt \(attempt)), retrying: \(error)")
+                    await writer.reset()
+                    try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+                    attempt += 1
+                }
+            }
+        }
+        await log.applied(outcome)
+        return true
+    }
+
+    /// A compare pass over everything that repairs each difference as it finds it.
+    private func reconcile(plan: KeyspacePlan, log: ChangeLog, final: Bool) async throws -> RedisVerification.Comparison {
+        await log.beginReconcile(final: final)
+        var verifyOptions = RedisVerifyOptions()
+        verifyOptions.filter = migration.options.filter
+        verifyOptions.mapping = migration.options.mapping
+        verifyOptions.bigKeyBytes = migration.options.bigKeyBytes
+        let verification = RedisVerification(settings: migration.settings, options: verifyOptions)
+        let comparison = try await verification.compare(plan: plan, repair: migration.options, progressStyle: .silent)
+        await log.endReconcile(repaired: comparison.totals["repaired"])
+        return comparison
+    }
+
+    private func makeWriter(plan: KeyspacePlan) -> KeyCopyWriter {
+        let databases = Dictionary(uniqueKeysWithValues: plan.sourceDatabases.map { (Self.partition($0), $0) })
+        return KeyCopyWriter(source: migration.settings.source, target: migration.settings.target, options: migration.options,
+                             partitionDatabases: databases, sourceDatabases: plan.sourceDatabases)
+    }
+
+    private static func partition(_ database: Int) -> String { "db\(database)" }
+
+    // MARK: Notifications
+
+    /// Subscribes on every primary to the notifications of every database, before anything is copied.
+    private static func subscribe(source: RedisClient, channels: [Endpoint: KeyspaceChannel], databases: [Int]) async throws -> [Subscription] {
+        var subscriptions: [Subscription] = []
+        do {
+            for endpoint in source.primaries {
+                let channel = channels[endpoint] ?? .keyevent
+                subscriptions.append(try await Subscription.open(source.configuration.with(endpoint: endpoint),
+                                                                 patterns: databases.map(channel.pattern(database:))))
+            }
+        } catch {
+            for subscription in subscriptions { await subscription.close() }
+            throw error
+        }
+        return subscriptions
+    }
+
+    /// Reads one primary's notifications into `log` until cancelled. A lost subscription is opened again, and
+    /// since changes may have gone unheard meanwhile, a reconcile pass is requested.
+    private static func follow(_ first: Subscription, configuration: RedisConnectionConfiguration, into log: ChangeLog, logger: Logger) async {
+        var subscription: Subscription? = first
+        let patterns = first.patterns
+        var failures = 0
+        let retry = RetryPolicy()
+        while !Task.isCancelled {
+            do {
+                if subscription == nil {
+                    subscription = try await Subscription.open(configuration, patterns: patterns)
+                    await log.requestReconcile()
+                    failures = 0
+                }
+                let messages = try await subscription!.next()
+                if !messages.isEmpty { await log.note(messages) }
+            } catch {
+                failures += 1
+                logger.warning("keyspace notifications from \(configuration.endpoint) lost, subscribing again (a reconcile pass will catch up): \(error)")
+                await subscription?.close()
+                subscription = nil
+                await log.requestReconcile()
+                try? await Task.sleep(for: retry.delay(afterAttempt: min(failures, 6)))
+            }
+        }
+        await subscription?.close()
+    }
+}
