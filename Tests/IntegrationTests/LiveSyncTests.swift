@@ -13,8 +13,8 @@ final class LiveProcess: @unchecked Sendable {
     // Blocking reads on dispatch threads: blocked cooperative threads could starve the test itself.
     private let readers = DispatchGroup()
 
-    init(_ arguments: [String]) throws {
-        let (process, out, err) = try CLI.start(arguments)
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        let (process, out, err) = try CLI.start(arguments, environment: environment)
         self.process = process
         for (pipe, isStdout) in [(out, true), (err, false)] {
             DispatchQueue.global().async(group: readers) { [self] in
@@ -91,8 +91,8 @@ extension Integration {
             }
         }
 
-        func verifyExitCode(_ source: String) async throws -> Int32 {
-            let result = try await CLI.run(["verify", "redis", "--source", source, "--target", Servers.target])
+        func verifyExitCode(_ source: String, _ arguments: [String] = [], environment: [String: String] = [:]) async throws -> Int32 {
+            let result = try await CLI.run(["verify", "redis", "--source", source, "--target", Servers.target] + arguments, environment: environment)
             #expect(result.status == 0, "\(result.output)")
             return result.status
         }
@@ -191,6 +191,33 @@ extension Integration {
             #expect(try await target.keyCount() == 0)
             #expect(try await notifications(on: source) == ["xE"])
             _ = try await setNotifications(original[0], on: source)
+            await source.close()
+            await target.close()
+        }
+
+        @Test func followsATLSSourceWithAnACLUserAndKeepsTheSecretOut() async throws {
+            let source = try await Servers.client(Servers.tls, user: Servers.tlsUser, password: Servers.tlsPassword, ca: Servers.tlsCA)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            let original = try await notifications(on: source)
+            try await seed(source, count: 500)
+            let sourceURL = Servers.tls.replacingOccurrences(of: "rediss://", with: "rediss://\(Servers.tlsUser)@")
+            let environment = ["MIGRATE_SOURCE_PASSWORD": Servers.tlsPassword]
+            let live = try LiveProcess(["redis", "--source", sourceURL, "--source-ca-file", Servers.tlsCA, "--target", Servers.target,
+                                        "--live", "--enable-notifications", "--json", "--fresh", "--checkpoint-dir", checkpointDirectory(),
+                                        "--log-level", "debug"], environment: environment)
+            try await live.waitForStatus("the copy's end") { _ in true }
+            for index in 0..<50 {
+                try await source.must("SET", "after:\(index)", "\(index)")
+            }
+            try await live.waitForStatus("changes applied") { $0.pending == 0 && $0.applied >= 50 }
+            let (status, report) = await live.interrupt()
+            #expect(status == 0, "\(live.stderr)")
+            #expect(try #require(report).totals["reconciled"] == 0)
+            #expect(!(live.stdout + live.stderr).contains(Servers.tlsPassword))
+            #expect(try await verifyExitCode(sourceURL, ["--source-ca-file", Servers.tlsCA], environment: environment) == 0)
+            #expect(try await notifications(on: source) == original)
             await source.close()
             await target.close()
         }
