@@ -32,23 +32,31 @@ public struct LiveStatus: Sendable, Codable, Equatable {
 /// them) and the applier (which takes them in batches), with the run's live counters.
 actor ChangeLog {
     private var pending: PendingChanges
+    private var heartbeats = Heartbeats()
     private let databases: Set<Int>
     private let filter: KeyFilter
+    private let heartbeatChannel: [UInt8]
     private var phase = "following"
     /// Counters for the report (`live applied`, `reconciled`, …).
     private(set) var counters = Tally()
 
-    /// A log for changes in `databases` whose names `filter` admits, holding at most `capacity` keys.
-    init(capacity: Int, databases: [Int], filter: KeyFilter) {
+    /// A log for changes in `databases` whose names `filter` admits, holding at most `capacity` keys, with
+    /// heartbeat markers on `heartbeatChannel`.
+    init(capacity: Int, databases: [Int], filter: KeyFilter, heartbeatChannel: String) {
         self.pending = PendingChanges(capacity: capacity)
         self.databases = Set(databases)
         self.filter = filter
+        self.heartbeatChannel = Array(heartbeatChannel.utf8)
     }
 
-    /// Notes the changes that `messages` announce (others are ignored).
-    func note(_ messages: [PublishedMessage]) {
+    /// Notes the changes that `messages`, read from `node`'s subscription, announce, and the heartbeats heard.
+    func note(_ messages: [PublishedMessage], from node: String) {
         let now = ContinuousClock.now
         for message in messages {
+            if message.channel == heartbeatChannel {
+                if let beat = Heartbeats.parse(message.payload), beat.node == node { heartbeats.heard(beat.sequence, from: node) }
+                continue
+            }
             guard let notification = KeyspaceNotification(message), notification.event != "keymiss",
                   databases.contains(notification.database), filter.admits(notification.key) else { continue }
             counters.add("live notifications")
@@ -72,9 +80,37 @@ actor ChangeLog {
         }
     }
 
-    /// Asks for a reconcile pass: changes since now may have gone unheard (a subscription was lost).
+    /// Asks for a reconcile pass: changes until now may have gone unheard (a copy resumed, a subscription
+    /// was opened again).
     func requestReconcile() {
         pending.requestReconcile(since: .now)
+    }
+
+    /// `node`'s subscription was lost: what it did not deliver is left to a reconcile pass.
+    func lost(_ node: String) {
+        heartbeats.forget(node)
+        counters.add("subscriptions lost")
+        pending.requestReconcile(since: .now)
+    }
+
+    /// The sequence number of the next heartbeat.
+    func nextHeartbeat() -> Int {
+        heartbeats.next()
+    }
+
+    /// Heartbeat `sequence` is about to be published on `node`.
+    func publishing(_ sequence: Int, on node: String) {
+        heartbeats.sent(sequence, to: node, at: .now)
+    }
+
+    /// Heartbeats cannot be published on `node`: stop waiting for them.
+    func unpublished(on node: String) {
+        heartbeats.forget(node)
+    }
+
+    /// Whether every subscription heard heartbeat `sequence`, and so every notification published before it.
+    func caughtUp(through sequence: Int) -> Bool {
+        heartbeats.caughtUp(through: sequence)
     }
 
     /// Whether a reconcile pass is due because changes were dropped or unheard.
@@ -107,10 +143,16 @@ actor ChangeLog {
         phase = "stopped"
     }
 
+    /// The age of the oldest change not yet applied: pending, or not yet read from a subscription.
+    private var lag: Duration {
+        let now = ContinuousClock.now
+        return max(pending.lag(at: now), heartbeats.oldest.map { now - $0 } ?? .zero)
+    }
+
     /// The current state.
     func status() -> LiveStatus {
         LiveStatus(phase: phase, notifications: counters["live notifications"], applied: counters["live applied"],
-                   pending: pending.count, lagMs: Self.milliseconds(pending.lag(at: .now)),
+                   pending: pending.count, lagMs: Self.milliseconds(lag),
                    reconciled: counters["reconciled"], reconciles: counters["reconcile passes"], overflows: counters["pending overflows"])
     }
 

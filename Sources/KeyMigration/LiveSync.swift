@@ -60,17 +60,21 @@ public struct LiveSync: Sendable {
         let logger = settings.logger
         let plan = try await KeyspacePlan.make(settings: settings, mapping: migration.options.mapping, alwaysInclude: [0])
         let source = try await settings.source.connect()
+        let heartbeatChannel = "migrate:live:\(UUID().uuidString.lowercased())"
         let setup: NotificationSetup
         let subscriptions: [Subscription]
         do {
             setup = try await NotificationSetup.prepare(source: source, enable: options.enableNotifications, logger: logger)
-            subscriptions = try await Self.subscribe(source: source, channels: setup.channels, databases: plan.sourceDatabases)
+            subscriptions = try await Self.subscribe(source: source, channels: setup.channels, databases: plan.sourceDatabases,
+                                                     heartbeatChannel: heartbeatChannel)
         } catch {
             await source.close()
             throw error
         }
-        let log = ChangeLog(capacity: options.maxPending, databases: plan.sourceDatabases, filter: migration.options.filter)
+        let log = ChangeLog(capacity: options.maxPending, databases: plan.sourceDatabases, filter: migration.options.filter,
+                            heartbeatChannel: heartbeatChannel)
         let configuration = source.configuration
+        let nodes = Dictionary(uniqueKeysWithValues: source.primaries.map { ($0, configuration.with(endpoint: $0)) })
         do {
             let report = try await withThrowingTaskGroup(of: Void.self) { group in
                 for subscription in subscriptions {
@@ -78,7 +82,22 @@ public struct LiveSync: Sendable {
                         await Self.follow(subscription, configuration: configuration.with(endpoint: subscription.endpoint), into: log, logger: logger)
                     }
                 }
+                group.addTask {
+                    var publisher = HeartbeatPublisher(channel: heartbeatChannel, nodes: nodes, logger: logger)
+                    while (try? await Task.sleep(for: Self.heartbeatInterval)) != nil {
+                        _ = await publisher.publish(into: log)
+                    }
+                    await publisher.close()
+                }
                 let report = try await follow(plan: plan, log: log, stop: stop, stopFollowing: {
+                    // Read every notification published before the stop, then stop reading.
+                    var publisher = HeartbeatPublisher(channel: heartbeatChannel, nodes: nodes, logger: logger)
+                    let last = await publisher.publish(into: log)
+                    await publisher.close()
+                    let deadline = ContinuousClock.now + Self.catchUpLimit
+                    while await !log.caughtUp(through: last), ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
                     group.cancelAll()
                     try await group.waitForAll()
                 })
@@ -209,14 +228,21 @@ public struct LiveSync: Sendable {
 
     // MARK: Notifications
 
-    /// Subscribes on every primary to the notifications of every database, before anything is copied.
-    private static func subscribe(source: RedisClient, channels: [Endpoint: KeyspaceChannel], databases: [Int]) async throws -> [Subscription] {
+    /// How often heartbeat markers measure how far the subscriptions lag.
+    private static let heartbeatInterval: Duration = .milliseconds(500)
+    /// How long stopping waits for the subscriptions to read what was published before the stop.
+    private static let catchUpLimit: Duration = .seconds(60)
+
+    /// Subscribes on every primary to the notifications of every database and to the heartbeat channel, before
+    /// anything is copied.
+    private static func subscribe(source: RedisClient, channels: [Endpoint: KeyspaceChannel], databases: [Int],
+                                  heartbeatChannel: String) async throws -> [Subscription] {
         var subscriptions: [Subscription] = []
         do {
             for endpoint in source.primaries {
                 let channel = channels[endpoint] ?? .keyevent
                 subscriptions.append(try await Subscription.open(source.configuration.with(endpoint: endpoint),
-                                                                 patterns: databases.map(channel.pattern(database:))))
+                                                                 patterns: databases.map(channel.pattern(database:)) + [heartbeatChannel]))
             }
         } catch {
             for subscription in subscriptions { await subscription.close() }
@@ -230,23 +256,25 @@ public struct LiveSync: Sendable {
     private static func follow(_ first: Subscription, configuration: RedisConnectionConfiguration, into log: ChangeLog, logger: Logger) async {
         var subscription: Subscription? = first
         let patterns = first.patterns
+        let node = "\(first.endpoint)"
         var failures = 0
         let retry = RetryPolicy()
         while !Task.isCancelled {
             do {
                 if subscription == nil {
                     subscription = try await Subscription.open(configuration, patterns: patterns)
+                    // Changes between the loss and now went unheard, even if a pass ran meanwhile.
                     await log.requestReconcile()
                     failures = 0
                 }
                 let messages = try await subscription!.next()
-                if !messages.isEmpty { await log.note(messages) }
+                if !messages.isEmpty { await log.note(messages, from: node) }
             } catch {
                 failures += 1
                 logger.warning("keyspace notifications from \(configuration.endpoint) lost, subscribing again (a reconcile pass will catch up): \(error)")
                 await subscription?.close()
                 subscription = nil
-                await log.requestReconcile()
+                await log.lost(node)
                 try? await Task.sleep(for: retry.delay(afterAttempt: min(failures, 6)))
             }
         }
