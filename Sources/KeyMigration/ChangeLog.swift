@@ -29,21 +29,29 @@ public struct LiveStatus: Sendable, Codable, Equatable {
 }
 
 /// The changes a live sync has heard of and not yet applied, shared by the subscription readers (which note
-/// them) and the applier (which takes them in batches), with the run's live counters.
+/// them) and the appliers (which take them in batches), with the run's live counters.
+///
+/// Changes are spread over lanes by key, each applied by one applier in order, so that appliers run
+/// concurrently but never write the same key at once (a later value could otherwise be overwritten by an
+/// earlier one). Reconcile passes pause the appliers, for the same reason.
 actor ChangeLog {
-    private var pending: PendingChanges
+    private var lanes: [PendingChanges]
     private var heartbeats = Heartbeats()
     private let databases: Set<Int>
     private let filter: KeyFilter
     private let heartbeatChannel: [UInt8]
     private var phase = "following"
+    private var paused = false
+    private var draining = false
+    private var inFlight = 0
+    private var failure: (any Error)?
     /// Counters for the report (`live applied`, `reconciled`, …).
     private(set) var counters = Tally()
 
-    /// A log for changes in `databases` whose names `filter` admits, holding at most `capacity` keys, with
-    /// heartbeat markers on `heartbeatChannel`.
-    init(capacity: Int, databases: [Int], filter: KeyFilter, heartbeatChannel: String) {
-        self.pending = PendingChanges(capacity: capacity)
+    /// A log for changes in `databases` whose names `filter` admits, spread over `lanes` lanes holding at most
+    /// `capacity` keys in all, with heartbeat markers on `heartbeatChannel`.
+    init(capacity: Int, lanes: Int, databases: [Int], filter: KeyFilter, heartbeatChannel: String) {
+        self.lanes = Array(repeating: PendingChanges(capacity: max(1, capacity / max(1, lanes))), count: max(1, lanes))
         self.databases = Set(databases)
         self.filter = filter
         self.heartbeatChannel = Array(heartbeatChannel.utf8)
@@ -60,37 +68,60 @@ actor ChangeLog {
             guard let notification = KeyspaceNotification(message), notification.event != "keymiss",
                   databases.contains(notification.database), filter.admits(notification.key) else { continue }
             counters.add("live notifications")
-            if !pending.note(.init(database: notification.database, key: notification.key), at: now) {
+            let change = PendingChanges.Change(database: notification.database, key: notification.key)
+            var hasher = Hasher()
+            hasher.combine(change)
+            let lane = Int(UInt(bitPattern: hasher.finalize()) % UInt(lanes.count))
+            if !lanes[lane].note(change, at: now) {
                 counters.add("pending overflows")
             }
         }
     }
 
-    /// Takes up to `limit` of the oldest changes to apply.
-    func take(_ limit: Int) -> [PendingChanges.Change] {
-        pending.take(limit)
+    /// Takes up to `limit` of the oldest changes of `lane` to apply; none while a reconcile pass runs.
+    func take(_ limit: Int, lane: Int) -> [PendingChanges.Change] {
+        guard !paused else { return [] }
+        let batch = lanes[lane].take(limit)
+        if !batch.isEmpty { inFlight += 1 }
+        return batch
     }
 
-    /// Records that the batch taken last was applied with `outcome`.
-    func applied(_ outcome: BatchOutcome) {
-        pending.completeBatch()
+    /// Records that the batch `lane` took last was applied with `outcome`.
+    func applied(_ outcome: BatchOutcome, lane: Int) {
+        lanes[lane].completeBatch()
+        inFlight -= 1
         counters.add("live applied", outcome.units)
         for (name, value) in outcome.tally.counts where name != "scanned" {
             counters.add("live \(name)", value)
         }
     }
 
+    /// Whether `lane` is done: the sync is draining and nothing is left in the lane.
+    func isDrained(lane: Int) -> Bool {
+        draining && lanes[lane].count == 0
+    }
+
+    /// Records why an applier stopped; the run fails with it.
+    func fail(_ error: any Error) {
+        if failure == nil { failure = error }
+    }
+
+    /// Throws the error an applier stopped with, if any.
+    func checkFailure() throws {
+        if let failure { throw failure }
+    }
+
     /// Asks for a reconcile pass: changes until now may have gone unheard (a copy resumed, a subscription
     /// was opened again).
     func requestReconcile() {
-        pending.requestReconcile(since: .now)
+        lanes[0].requestReconcile(since: .now)
     }
 
     /// `node`'s subscription was lost: what it did not deliver is left to a reconcile pass.
     func lost(_ node: String) {
         heartbeats.forget(node)
         counters.add("subscriptions lost")
-        pending.requestReconcile(since: .now)
+        requestReconcile()
     }
 
     /// The sequence number of the next heartbeat.
@@ -114,27 +145,34 @@ actor ChangeLog {
     }
 
     /// Whether a reconcile pass is due because changes were dropped or unheard.
-    var needsReconcile: Bool { pending.needsReconcile }
+    var needsReconcile: Bool { lanes.contains(where: \.needsReconcile) }
 
-    /// Whether nothing waits to be applied.
-    var isEmpty: Bool { pending.count == 0 }
+    /// Stops handing out batches, for a reconcile pass; ``isIdle`` says when the batches out are applied.
+    func pause() {
+        paused = true
+    }
 
-    /// A reconcile pass starts.
+    /// Whether no batch is being applied.
+    var isIdle: Bool { inFlight == 0 }
+
+    /// A reconcile pass starts (appliers paused and idle).
     func beginReconcile(final: Bool) {
-        pending.beginReconcile()
+        for lane in lanes.indices { lanes[lane].beginReconcile() }
         phase = final ? "final reconcile" : "reconciling"
     }
 
-    /// A reconcile pass ended, having fixed `repaired` keys.
+    /// A reconcile pass ended, having fixed `repaired` keys; appliers go on.
     func endReconcile(repaired: Int) {
-        pending.endReconcile()
+        for lane in lanes.indices { lanes[lane].endReconcile() }
+        paused = false
         counters.add("reconcile passes")
         counters.add("reconciled", repaired)
         if phase == "reconciling" { phase = "following" }
     }
 
-    /// The sync stopped following notifications and applies what is left.
+    /// The sync stopped following notifications: appliers apply what is left, then end.
     func beginDraining() {
+        draining = true
         phase = "draining"
     }
 
@@ -146,13 +184,14 @@ actor ChangeLog {
     /// The age of the oldest change not yet applied: pending, or not yet read from a subscription.
     private var lag: Duration {
         let now = ContinuousClock.now
-        return max(pending.lag(at: now), heartbeats.oldest.map { now - $0 } ?? .zero)
+        let pending = lanes.map { $0.lag(at: now) }.max() ?? .zero
+        return max(pending, heartbeats.oldest.map { now - $0 } ?? .zero)
     }
 
     /// The current state.
     func status() -> LiveStatus {
         LiveStatus(phase: phase, notifications: counters["live notifications"], applied: counters["live applied"],
-                   pending: pending.count, lagMs: Self.milliseconds(lag),
+                   pending: lanes.reduce(0) { $0 + $1.count }, lagMs: Self.milliseconds(lag),
                    reconciled: counters["reconciled"], reconciles: counters["reconcile passes"], overflows: counters["pending overflows"])
     }
 

@@ -71,8 +71,8 @@ public struct LiveSync: Sendable {
             await source.close()
             throw error
         }
-        let log = ChangeLog(capacity: options.maxPending, databases: plan.sourceDatabases, filter: migration.options.filter,
-                            heartbeatChannel: heartbeatChannel)
+        let log = ChangeLog(capacity: options.maxPending, lanes: settings.concurrency, databases: plan.sourceDatabases,
+                            filter: migration.options.filter, heartbeatChannel: heartbeatChannel)
         let configuration = source.configuration
         let nodes = Dictionary(uniqueKeysWithValues: source.primaries.map { ($0, configuration.with(endpoint: $0)) })
         do {
@@ -139,22 +139,28 @@ public struct LiveSync: Sendable {
         }
         defer { ticker.cancel() }
 
-        var writer = makeWriter(plan: plan)
         let deadline = options.duration.map { ContinuousClock.now + $0 }
         var nextReconcile = ContinuousClock.now + options.reconcileInterval
-        while await !stop.isRequested, deadline.map({ ContinuousClock.now < $0 }) ?? true {
-            if await log.needsReconcile || ContinuousClock.now >= nextReconcile {
-                _ = try await reconcile(plan: plan, log: log, final: false)
-                nextReconcile = ContinuousClock.now + options.reconcileInterval
-            } else if try await !apply(log: log, writer: &writer) {
-                try await Task.sleep(for: .milliseconds(20))
+        try await withThrowingTaskGroup(of: Void.self) { appliers in
+            for lane in 0..<max(1, migration.settings.concurrency) {
+                appliers.addTask { await applyLane(lane, plan: plan, log: log) }
             }
+            while await !stop.isRequested, deadline.map({ ContinuousClock.now < $0 }) ?? true {
+                try await log.checkFailure()
+                if await log.needsReconcile || ContinuousClock.now >= nextReconcile {
+                    await log.pause()
+                    while await !log.isIdle { try await Task.sleep(for: .milliseconds(5)) }
+                    _ = try await reconcile(plan: plan, log: log, final: false)
+                    nextReconcile = ContinuousClock.now + options.reconcileInterval
+                } else {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            try await stopFollowing()
+            await log.beginDraining()
+            try await appliers.waitForAll()
+            try await log.checkFailure()
         }
-
-        try await stopFollowing()
-        await log.beginDraining()
-        while try await apply(log: log, writer: &writer) {}
-        await writer.reset()
         var last = try await reconcile(plan: plan, log: log, final: true)
         for _ in 1..<max(1, options.finalPasses) where last.differences > 0 {
             last = try await reconcile(plan: plan, log: log, final: true)
@@ -177,10 +183,28 @@ public struct LiveSync: Sendable {
         return report
     }
 
-    /// Applies the oldest pending changes; `false` when none were pending.
-    private func apply(log: ChangeLog, writer: inout KeyCopyWriter) async throws -> Bool {
-        let batch = await log.take(migration.settings.batchSize)
-        guard !batch.isEmpty else { return false }
+    /// Applies the changes of `lane` in batches, oldest first, until the sync has drained; an error that
+    /// retries do not fix is recorded in `log`, failing the run.
+    private func applyLane(_ lane: Int, plan: KeyspacePlan, log: ChangeLog) async {
+        var writer = makeWriter(plan: plan)
+        do {
+            while true {
+                let batch = await log.take(migration.settings.batchSize, lane: lane)
+                if batch.isEmpty {
+                    if await log.isDrained(lane: lane) { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                    continue
+                }
+                await log.applied(try await apply(batch, writer: &writer), lane: lane)
+            }
+        } catch {
+            await log.fail(error)
+        }
+        await writer.reset()
+    }
+
+    /// Copies the keys of `batch` again (deleting those gone from the source), retrying transient failures.
+    private func apply(_ batch: [PendingChanges.Change], writer: inout KeyCopyWriter) async throws -> BatchOutcome {
         var outcome = BatchOutcome()
         for (database, changes) in Dictionary(grouping: batch, by: \.database).sorted(by: { $0.key < $1.key }) {
             let keys = changes.map(\.key)
@@ -201,8 +225,7 @@ public struct LiveSync: Sendable {
                 }
             }
         }
-        await log.applied(outcome)
-        return true
+        return outcome
     }
 
     /// A compare pass over everything that repairs each difference as it finds it.
