@@ -1,3 +1,4 @@
+import Logging
 import MigrationCore
 import RESP
 
@@ -40,6 +41,8 @@ actor ChangeLog {
     private let databases: Set<Int>
     private let filter: KeyFilter
     private let heartbeatChannel: [UInt8]
+    private let logger: Logger
+    private let capacity: Int
     private var phase = "following"
     private var paused = false
     private var draining = false
@@ -50,7 +53,9 @@ actor ChangeLog {
 
     /// A log for changes in `databases` whose names `filter` admits, spread over `lanes` lanes holding at most
     /// `capacity` keys in all, with heartbeat markers on `heartbeatChannel`.
-    init(capacity: Int, lanes: Int, databases: [Int], filter: KeyFilter, heartbeatChannel: String) {
+    init(capacity: Int, lanes: Int, databases: [Int], filter: KeyFilter, heartbeatChannel: String, logger: Logger) {
+        self.capacity = capacity
+        self.logger = logger
         self.lanes = Array(repeating: PendingChanges(capacity: max(1, capacity / max(1, lanes))), count: max(1, lanes))
         self.databases = Set(databases)
         self.filter = filter
@@ -72,8 +77,15 @@ actor ChangeLog {
             var hasher = Hasher()
             hasher.combine(change)
             let lane = Int(UInt(bitPattern: hasher.finalize()) % UInt(lanes.count))
+            let reconcileWasDue = needsReconcile
             if !lanes[lane].note(change, at: now) {
                 counters.add("pending overflows")
+                if !reconcileWasDue {
+                    logger.warning("""
+                        more changed keys are pending than --max-pending (\(capacity)) allows: dropped them, a reconcile pass \
+                        will find what changed instead (slower; raise --max-pending or --concurrency to avoid it)
+                        """)
+                }
             }
         }
     }

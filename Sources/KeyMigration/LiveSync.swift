@@ -72,7 +72,7 @@ public struct LiveSync: Sendable {
             throw error
         }
         let log = ChangeLog(capacity: options.maxPending, lanes: settings.concurrency, databases: plan.sourceDatabases,
-                            filter: migration.options.filter, heartbeatChannel: heartbeatChannel)
+                            filter: migration.options.filter, heartbeatChannel: heartbeatChannel, logger: logger)
         let configuration = source.configuration
         let nodes = Dictionary(uniqueKeysWithValues: source.primaries.map { ($0, configuration.with(endpoint: $0)) })
         do {

@@ -74,8 +74,8 @@ struct RedisCommand: AsyncParsableCommand {
         let sync = LiveSync(migration: migration, options: live.options)
         let stop = StopRequest()
         let signals = StopSignals(stop: stop)
+        defer { signals.cancel() }
         let report = try await CommandErrors.reporting { try await sync.run(stop: stop) }
-        signals.cancel()
         try await run.finish(with: report)
     }
 }
