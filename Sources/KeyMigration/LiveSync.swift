@@ -62,12 +62,18 @@ public struct LiveSync: Sendable {
         let source = try await settings.source.connect()
         let heartbeatChannel = "migrate:live:\(UUID().uuidString.lowercased())"
         let setup: NotificationSetup
-        let subscriptions: [Subscription]
         do {
             setup = try await NotificationSetup.prepare(source: source, enable: options.enableNotifications, logger: logger)
+        } catch {
+            await source.close()
+            throw error
+        }
+        let subscriptions: [Subscription]
+        do {
             subscriptions = try await Self.subscribe(source: source, channels: setup.channels, databases: plan.sourceDatabases,
                                                      heartbeatChannel: heartbeatChannel)
         } catch {
+            await setup.restore(source: source, logger: logger)
             await source.close()
             throw error
         }
@@ -90,14 +96,7 @@ public struct LiveSync: Sendable {
                     await publisher.close()
                 }
                 let report = try await follow(plan: plan, log: log, stop: stop, stopFollowing: {
-                    // Read every notification published before the stop, then stop reading.
-                    var publisher = HeartbeatPublisher(channel: heartbeatChannel, nodes: nodes, logger: logger)
-                    let last = await publisher.publish(into: log)
-                    await publisher.close()
-                    let deadline = ContinuousClock.now + Self.catchUpLimit
-                    while await !log.caughtUp(through: last), ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    try await Self.catchUp(log: log, heartbeatChannel: heartbeatChannel, nodes: nodes, logger: logger)
                     group.cancelAll()
                     try await group.waitForAll()
                 })
@@ -272,6 +271,23 @@ public struct LiveSync: Sendable {
             throw error
         }
         return subscriptions
+    }
+
+    /// Publishes a last heartbeat on every primary and waits (at most ``catchUpLimit``) until every subscription
+    /// has heard it, and so read every notification published before the stop.
+    private static func catchUp(log: ChangeLog, heartbeatChannel: String, nodes: [Endpoint: RedisConnectionConfiguration],
+                                logger: Logger) async throws {
+        var publisher = HeartbeatPublisher(channel: heartbeatChannel, nodes: nodes, logger: logger)
+        let last = await publisher.publish(into: log)
+        await publisher.close()
+        let deadline = ContinuousClock.now + catchUpLimit
+        while await !log.caughtUp(through: last) {
+            guard ContinuousClock.now < deadline else {
+                logger.warning("the subscriptions did not catch up within \(catchUpLimit); the final reconcile pass will find what they missed")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// Reads one primary's notifications into `log` until cancelled. A lost subscription is opened again, and

@@ -176,6 +176,30 @@ extension Integration {
             await target.close()
         }
 
+        @Test func anOverflowingPendingSetFallsBackToReconcile() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            let original = try await setNotifications("KEA", on: source)
+            try await seed(source, count: 100)
+
+            let live = try LiveProcess(["redis", "--source", Servers.source, "--target", Servers.target, "--live", "--json",
+                                        "--fresh", "--checkpoint-dir", checkpointDirectory(), "--max-pending", "5", "--concurrency", "1"])
+            try await live.waitForStatus("the copy's end") { _ in true }
+            _ = try await source.pipeline((0..<2000).map { KeyedCommand(key: nil, RESPCommand("SET", "burst:\($0)", "\($0)")) })
+            try await live.waitForStatus("an overflow reconciled") { $0.overflows > 0 && $0.reconciles > 0 && $0.pending == 0 && $0.lagMs == 0 }
+            let (status, report) = await live.interrupt()
+            #expect(status == 0, "\(live.stderr)")
+            #expect(live.stderr.contains("--max-pending"), "the overflow is reported: \(live.stderr)")
+            #expect(try #require(report).totals["pending overflows"] > 0)
+            #expect(try await target.keyCount() == 2100)
+            #expect(try await verifyExitCode(Servers.source) == 0)
+            _ = try await setNotifications(original[0], on: source)
+            await source.close()
+            await target.close()
+        }
+
         @Test func refusesASourceWithoutNotificationsAndWritesNothing() async throws {
             let source = try await Servers.client(Servers.source)
             let target = try await Servers.client(Servers.target)
