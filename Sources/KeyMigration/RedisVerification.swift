@@ -91,6 +91,7 @@ public struct RedisVerification: Sendable {
         let batchSize = settings.batchSize
         let sourceDatabases = plan.sourceDatabases
 
+        // Source → target: every source key exists on the target with the same type, expiry and value.
         let forwardProgress = ProgressReporter(phase: "verify source→target", unit: "keys",
                                                total: options.sample ?? plan.estimatedKeys, style: progressStyle)
         await forwardProgress.start()
@@ -113,6 +114,7 @@ public struct RedisVerification: Sendable {
         )
         await forwardProgress.finish()
 
+        // Target → source: no key on the target that the source lacks.
         let backwardProgress = ProgressReporter(phase: "verify target→source", unit: "keys", total: options.sample, style: progressStyle)
         await backwardProgress.start()
         let targetNodes = Dictionary(uniqueKeysWithValues: targetPartitions.map { ($0.name, $0) })

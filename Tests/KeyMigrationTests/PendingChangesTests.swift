@@ -1,4 +1,5 @@
 import Testing
+import MigrationCore
 @testable import KeyMigration
 
 @Suite struct PendingChangesTests {
@@ -81,5 +82,16 @@ import Testing
             batch = pending.take(999)
         }
         #expect(taken.count == 10_000 && taken.last == change("k9999") && taken.first == change("k0"))
+    }
+}
+
+@Suite struct LiveStatusTests {
+    @Test func showsAsAJSONLineAndATerminalLine() {
+        let status = LiveStatus(phase: "following", notifications: 1300, applied: 1204, pending: 3, lagMs: 12, reconciled: 0,
+                                reconciles: 1, overflows: 0)
+        #expect(JSONLines.encode(event: "live", status) == """
+            {"event":"live","applied":1204,"lag_ms":12,"notifications":1300,"overflows":0,"pending":3,"phase":"following","reconciled":0,"reconciles":1}
+            """)
+        #expect(status.line == "live  following  applied 1,204  pending 3  lag 12 ms  reconciled 0 (1 pass)")
     }
 }
