@@ -1,6 +1,7 @@
 import Logging
 import MigrationCore
 import RESP
+import Transport
 
 /// The state of a live sync as progress shows it (`{"event":"live",…}` with `--json`).
 public struct LiveStatus: Sendable, Codable, Equatable {
@@ -50,6 +51,8 @@ actor ChangeLog {
     private var failure: (any Error)?
     /// Counters for the report (`live applied`, `reconciled`, …).
     private(set) var counters = Tally()
+    /// The source primaries followed: their subscriptions read, heartbeats published on them.
+    private(set) var primaries: [Endpoint] = []
 
     /// A log for changes in `databases` whose names `filter` admits, spread over `lanes` lanes holding at most
     /// `capacity` keys in all, with heartbeat markers on `heartbeatChannel`.
@@ -134,6 +137,19 @@ actor ChangeLog {
         heartbeats.forget(node)
         counters.add("subscriptions lost")
         requestReconcile()
+    }
+
+    /// Follows `endpoints` from now on: others' subscriptions end and their heartbeats are no longer awaited.
+    func setPrimaries(_ endpoints: [Endpoint]) {
+        for gone in primaries where !endpoints.contains(gone) {
+            heartbeats.forget("\(gone)")
+        }
+        primaries = endpoints
+    }
+
+    /// Whether `endpoint` is still a followed primary.
+    func follows(_ endpoint: Endpoint) -> Bool {
+        primaries.contains(endpoint)
     }
 
     /// The sequence number of the next heartbeat.

@@ -55,26 +55,31 @@ struct Heartbeats: Sendable {
     }
 }
 
-/// Publishes heartbeat markers on every source primary, over connections of its own.
+/// Publishes heartbeat markers on every followed source primary, over connections of its own.
 struct HeartbeatPublisher {
     /// The channel markers go to.
     let channel: String
-    /// Where each primary is, with the source's credentials and TLS settings.
-    let nodes: [Endpoint: RedisConnectionConfiguration]
+    /// The source's credentials and TLS settings (for any of its nodes).
+    let configuration: RedisConnectionConfiguration
     let logger: Logger
     private var connections: [Endpoint: RedisConnection] = [:]
     private var refused: Set<Endpoint> = []
 
-    init(channel: String, nodes: [Endpoint: RedisConnectionConfiguration], logger: Logger) {
+    init(channel: String, configuration: RedisConnectionConfiguration, logger: Logger) {
         self.channel = channel
-        self.nodes = nodes
+        self.configuration = configuration
         self.logger = logger
     }
 
-    /// Publishes the next marker on every primary that accepts it and returns its sequence number.
+    /// Publishes the next marker on every followed primary that accepts it and returns its sequence number.
     mutating func publish(into log: ChangeLog) async -> Int {
         let sequence = await log.nextHeartbeat()
-        for (endpoint, configuration) in nodes.sorted(by: { $0.key < $1.key }) where !refused.contains(endpoint) {
+        let primaries = await log.primaries
+        for (endpoint, connection) in connections where !primaries.contains(endpoint) {
+            connections[endpoint] = nil
+            await connection.close()
+        }
+        for endpoint in primaries where !refused.contains(endpoint) {
             let node = "\(endpoint)"
             await log.publishing(sequence, on: node)
             do {
@@ -82,7 +87,7 @@ struct HeartbeatPublisher {
                 if let existing = connections[endpoint] {
                     connection = existing
                 } else {
-                    connection = try await RedisConnection.connect(configuration)
+                    connection = try await RedisConnection.connect(configuration.with(endpoint: endpoint, database: 0))
                     connections[endpoint] = connection
                 }
                 let reply = try await connection.send(RESPCommand("PUBLISH", channel, Heartbeats.payload(node: node, sequence: sequence)))

@@ -61,7 +61,7 @@ public struct LiveSync: Sendable {
         let plan = try await KeyspacePlan.make(settings: settings, mapping: migration.options.mapping, alwaysInclude: [0])
         let source = try await settings.source.connect()
         let heartbeatChannel = "migrate:live:\(UUID().uuidString.lowercased())"
-        let setup: NotificationSetup
+        var setup: NotificationSetup
         do {
             setup = try await NotificationSetup.prepare(source: source, enable: options.enableNotifications, logger: logger)
         } catch {
@@ -79,8 +79,8 @@ public struct LiveSync: Sendable {
         }
         let log = ChangeLog(capacity: options.maxPending, lanes: settings.concurrency, databases: plan.sourceDatabases,
                             filter: migration.options.filter, heartbeatChannel: heartbeatChannel, logger: logger)
+        await log.setPrimaries(source.primaries)
         let configuration = source.configuration
-        let nodes = Dictionary(uniqueKeysWithValues: source.primaries.map { ($0, configuration.with(endpoint: $0)) })
         do {
             let report = try await withThrowingTaskGroup(of: Void.self) { group in
                 for subscription in subscriptions {
@@ -89,17 +89,27 @@ public struct LiveSync: Sendable {
                     }
                 }
                 group.addTask {
-                    var publisher = HeartbeatPublisher(channel: heartbeatChannel, nodes: nodes, logger: logger)
+                    var publisher = HeartbeatPublisher(channel: heartbeatChannel, configuration: configuration, logger: logger)
                     while (try? await Task.sleep(for: Self.heartbeatInterval)) != nil {
                         _ = await publisher.publish(into: log)
                     }
                     await publisher.close()
                 }
-                let report = try await follow(plan: plan, log: log, stop: stop, stopFollowing: {
-                    try await Self.catchUp(log: log, heartbeatChannel: heartbeatChannel, nodes: nodes, logger: logger)
-                    group.cancelAll()
-                    try await group.waitForAll()
-                })
+                let report = try await follow(plan: plan, log: log, stop: stop, isCluster: source.isCluster) { command in
+                    switch command {
+                    case .followNewPrimaries:
+                        for subscription in await followNewPrimaries(source: source, setup: &setup, databases: plan.sourceDatabases,
+                                                                     heartbeatChannel: heartbeatChannel, log: log) {
+                            group.addTask {
+                                await Self.follow(subscription, configuration: configuration.with(endpoint: subscription.endpoint), into: log, logger: logger)
+                            }
+                        }
+                    case .stop:
+                        try await Self.catchUp(log: log, heartbeatChannel: heartbeatChannel, configuration: configuration, logger: logger)
+                        group.cancelAll()
+                        try await group.waitForAll()
+                    }
+                }
                 group.cancelAll()
                 return report
             }
@@ -117,9 +127,18 @@ public struct LiveSync: Sendable {
 
     // MARK: Phases
 
+    /// What the phases ask of the subscriptions, which the run owns.
+    private enum FollowerCommand {
+        /// Look for primaries that appeared (a replica promoted, a node added) and follow them.
+        case followNewPrimaries
+        /// Read what was published before now, then stop reading.
+        case stop
+    }
+
     /// The full copy, then changes and reconcile passes until stopped, then the final drain and reconcile.
-    private func follow(plan: KeyspacePlan, log: ChangeLog, stop: StopRequest,
-                        stopFollowing: () async throws -> Void) async throws -> MigrationReport {
+    /// On a cluster source, the topology is checked every ``topologyInterval`` for new primaries.
+    private func follow(plan: KeyspacePlan, log: ChangeLog, stop: StopRequest, isCluster: Bool,
+                        followers: (FollowerCommand) async throws -> Void) async throws -> MigrationReport {
         var copy = migration
         copy.settings.databases = plan.sourceDatabases
         var report = try await copy.run()
@@ -140,12 +159,17 @@ public struct LiveSync: Sendable {
 
         let deadline = options.duration.map { ContinuousClock.now + $0 }
         var nextReconcile = ContinuousClock.now + options.reconcileInterval
+        var nextTopologyCheck = ContinuousClock.now + Self.topologyInterval
         try await withThrowingTaskGroup(of: Void.self) { appliers in
             for lane in 0..<max(1, migration.settings.concurrency) {
                 appliers.addTask { await applyLane(lane, plan: plan, log: log) }
             }
             while await !stop.isRequested, deadline.map({ ContinuousClock.now < $0 }) ?? true {
                 try await log.checkFailure()
+                if isCluster && ContinuousClock.now >= nextTopologyCheck {
+                    try await followers(.followNewPrimaries)
+                    nextTopologyCheck = ContinuousClock.now + Self.topologyInterval
+                }
                 if await log.needsReconcile || ContinuousClock.now >= nextReconcile {
                     await log.pause()
                     while await !log.isIdle { try await Task.sleep(for: .milliseconds(5)) }
@@ -155,7 +179,7 @@ public struct LiveSync: Sendable {
                     try await Task.sleep(for: .milliseconds(20))
                 }
             }
-            try await stopFollowing()
+            try await followers(.stop)
             await log.beginDraining()
             try await appliers.waitForAll()
             try await log.checkFailure()
@@ -254,6 +278,8 @@ public struct LiveSync: Sendable {
     private static let heartbeatInterval: Duration = .milliseconds(500)
     /// How long stopping waits for the subscriptions to read what was published before the stop.
     private static let catchUpLimit: Duration = .seconds(60)
+    /// How often a cluster source's topology is checked for new primaries.
+    private static let topologyInterval: Duration = .seconds(5)
 
     /// Subscribes on every primary to the notifications of every database and to the heartbeat channel, before
     /// anything is copied.
@@ -275,9 +301,9 @@ public struct LiveSync: Sendable {
 
     /// Publishes a last heartbeat on every primary and waits (at most ``catchUpLimit``) until every subscription
     /// has heard it, and so read every notification published before the stop.
-    private static func catchUp(log: ChangeLog, heartbeatChannel: String, nodes: [Endpoint: RedisConnectionConfiguration],
+    private static func catchUp(log: ChangeLog, heartbeatChannel: String, configuration: RedisConnectionConfiguration,
                                 logger: Logger) async throws {
-        var publisher = HeartbeatPublisher(channel: heartbeatChannel, nodes: nodes, logger: logger)
+        var publisher = HeartbeatPublisher(channel: heartbeatChannel, configuration: configuration, logger: logger)
         let last = await publisher.publish(into: log)
         await publisher.close()
         let deadline = ContinuousClock.now + catchUpLimit
@@ -290,6 +316,40 @@ public struct LiveSync: Sendable {
         }
     }
 
+    /// Subscribes to the primaries that appeared since the last look (a replica promoted, a node added), and
+    /// asks for a reconcile pass for what they took before; followers of nodes no longer primaries end.
+    /// Failures are logged and tried again at the next look.
+    private func followNewPrimaries(source: RedisClient, setup: inout NotificationSetup, databases: [Int], heartbeatChannel: String,
+                                    log: ChangeLog) async -> [Subscription] {
+        let logger = migration.settings.logger
+        do {
+            try await source.refreshTopology()
+        } catch {
+            logger.warning("cannot read the source's topology, keeping the subscriptions as they are: \(error)")
+            return []
+        }
+        let known = await log.primaries
+        var followed = source.primaries.filter(known.contains)
+        var subscriptions: [Subscription] = []
+        for endpoint in source.primaries where !known.contains(endpoint) {
+            do {
+                try await setup.prepare(endpoint, source: source, enable: options.enableNotifications, logger: logger)
+                let channel = setup.channels[endpoint] ?? .keyevent
+                subscriptions.append(try await Subscription.open(source.configuration.with(endpoint: endpoint),
+                                                                 patterns: databases.map(channel.pattern(database:)) + [heartbeatChannel]))
+                followed.append(endpoint)
+                logger.notice("following the keyspace notifications of the new primary \(endpoint)")
+            } catch {
+                logger.error("cannot follow the new primary \(endpoint), reconcile passes will catch its changes: \(error)")
+            }
+        }
+        if Set(followed) != Set(known) {
+            await log.setPrimaries(followed)
+            await log.requestReconcile()
+        }
+        return subscriptions
+    }
+
     /// Reads one primary's notifications into `log` until cancelled. A lost subscription is opened again, and
     /// since changes may have gone unheard meanwhile, a reconcile pass is requested.
     private static func follow(_ first: Subscription, configuration: RedisConnectionConfiguration, into log: ChangeLog, logger: Logger) async {
@@ -298,7 +358,7 @@ public struct LiveSync: Sendable {
         let node = "\(first.endpoint)"
         var failures = 0
         let retry = RetryPolicy()
-        while !Task.isCancelled {
+        while !Task.isCancelled, await log.follows(first.endpoint) {
             do {
                 if subscription == nil {
                     subscription = try await Subscription.open(configuration, patterns: patterns)

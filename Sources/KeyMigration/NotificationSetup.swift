@@ -42,20 +42,26 @@ struct NotificationSetup: Sendable {
         var setup = NotificationSetup()
         do {
             for endpoint in source.primaries {
-                let connection = try await source.openConnection(to: endpoint, database: 0)
-                do {
-                    try await setup.prepare(endpoint, over: connection, enable: enable, logger: logger)
-                } catch {
-                    await connection.close()
-                    throw error
-                }
-                await connection.close()
+                try await setup.prepare(endpoint, source: source, enable: enable, logger: logger)
             }
         } catch {
             await setup.restore(source: source, logger: logger)
             throw error
         }
         return setup
+    }
+
+    /// Checks (and with `enable`, turns on) notifications on one primary, such as a replica promoted during
+    /// the run; ``restore(source:logger:)`` puts its value back too.
+    mutating func prepare(_ endpoint: Endpoint, source: RedisClient, enable: Bool, logger: Logger) async throws {
+        let connection = try await source.openConnection(to: endpoint, database: 0)
+        do {
+            try await prepare(endpoint, over: connection, enable: enable, logger: logger)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
     }
 
     private mutating func prepare(_ endpoint: Endpoint, over connection: RedisConnection, enable: Bool, logger: Logger) async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import MigrationCore
 import Testing
+import Transport
 @testable import KeyMigration
 @testable import RESP
 
@@ -272,6 +273,57 @@ extension Integration {
             #expect(try #require(report).totals["reconciled"] == 0)
             #expect(try await verifyExitCode(Servers.cluster) == 0)
             #expect(try await notifications(on: source) == original)
+            await source.close()
+            await target.close()
+        }
+
+        @Test func followsAReplicaPromotedDuringTheLivePhase() async throws {
+            let url = Servers.value("REDIS_CLUSTER_REPLICAS_URL")
+            let ports = Servers.value("REDIS_CLUSTER_REPLICAS_PORTS").split(separator: " ").compactMap { Int($0) }
+            let source = try await Servers.client(url)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            func configs() async throws -> [String] {
+                var values: [String] = []
+                for port in ports {
+                    let node = try await RedisConnection.connect(.init(endpoint: Endpoint(host: "127.0.0.1", port: port)))
+                    values.append(try await node.request(RESPCommand("CONFIG", "GET", "notify-keyspace-events")).array?[1].string ?? "")
+                    await node.close()
+                }
+                return values
+            }
+            let original = try await configs()
+            try await seed(source, count: 2000)
+
+            let live = try LiveProcess(["redis", "--source", url, "--target", Servers.target, "--live", "--enable-notifications",
+                                        "--json", "--fresh", "--checkpoint-dir", checkpointDirectory()])
+            try await live.waitForStatus("the copy's end") { _ in true }
+            // Promote the replica of the primary that owns slot 0.
+            let shards = try await source.send(RESPCommand("CLUSTER", "SHARDS"))
+            let replica = try #require(shards.array?.lazy.compactMap { shard -> Endpoint? in
+                let fields = Integration.Cluster.fields(shard)
+                guard fields["slots"]?.array?.compactMap(\.integer).first == 0 else { return nil }
+                return fields["nodes"]?.array?.lazy.map(Integration.Cluster.fields).first { $0["role"]?.string == "replica" }
+                    .flatMap { node in node["port"]?.integer.map { Endpoint(host: "127.0.0.1", port: Int($0)) } }
+            }.first)
+            let promoted = try await RedisConnection.connect(.init(endpoint: replica))
+            _ = try await promoted.request(RESPCommand("CLUSTER", "FAILOVER"))
+            // The topology check follows the new primary and reconciles what it took meanwhile.
+            try await live.waitForStatus("a reconcile after the failover") { $0.reconciles >= 1 }
+            #expect(try await promoted.request(RESPCommand("ROLE")).array?.first?.string == "master")
+            await promoted.close()
+            for index in 0..<300 {
+                try await source.must("SET", "after:\(index)", "\(index)")
+            }
+            try await live.waitForStatus("changes on the new primary applied") { $0.pending == 0 && $0.applied >= 300 }
+            #expect(try await target.keyCount() == 2300)
+
+            let (status, report) = await live.interrupt()
+            #expect(status == 0, "\(live.stderr)")
+            #expect(try #require(report).totals["reconciled"] == 0)
+            #expect(try await verifyExitCode(url) == 0)
+            #expect(try await configs() == original, "notify-keyspace-events is restored on every node")
             await source.close()
             await target.close()
         }
