@@ -172,7 +172,11 @@ public struct LiveSync: Sendable {
                 }
                 if await log.needsReconcile || ContinuousClock.now >= nextReconcile {
                     await log.pause()
-                    while await !log.isIdle { try await Task.sleep(for: .milliseconds(5)) }
+                    while await !log.isIdle {
+                        // A failed applier never finishes its batch.
+                        try await log.checkFailure()
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
                     _ = try await reconcile(plan: plan, log: log, final: false)
                     nextReconcile = ContinuousClock.now + options.reconcileInterval
                 } else {
