@@ -66,7 +66,7 @@ final class LiveProcess: @unchecked Sendable {
 extension Integration {
     /// `migrate redis --live`: follows writes until SIGINT, repairs lost notifications, refuses a source that
     /// does not publish them.
-    @Suite struct LiveSync {
+    @Suite struct LiveSyncTests {
         /// Sets `notify-keyspace-events` on every primary and returns the earlier values, to put back.
         func setNotifications(_ value: String, on client: RedisClient) async throws -> [String] {
             var previous: [String] = []
