@@ -190,10 +190,12 @@ struct KeyspacePlan {
 
     /// Connects to both sides (so bad addresses, credentials and certificates fail before any write), lists the
     /// source databases with keys, and checks the database mapping against the target.
-    static func make(settings: RedisRunSettings, mapping: DatabaseMapping) async throws -> KeyspacePlan {
+    /// `alwaysInclude` lists databases to plan for even when they hold no keys (a live sync follows writes into
+    /// them) unless `settings.databases` chooses.
+    static func make(settings: RedisRunSettings, mapping: DatabaseMapping, alwaysInclude: [Int] = []) async throws -> KeyspacePlan {
         let source = try await settings.source.connect()
         do {
-            let plan = try await make(source: source, settings: settings, mapping: mapping)
+            let plan = try await make(source: source, settings: settings, mapping: mapping, alwaysInclude: alwaysInclude)
             await source.close()
             return plan
         } catch {
@@ -202,7 +204,7 @@ struct KeyspacePlan {
         }
     }
 
-    private static func make(source: RedisClient, settings: RedisRunSettings, mapping: DatabaseMapping) async throws -> KeyspacePlan {
+    private static func make(source: RedisClient, settings: RedisRunSettings, mapping: DatabaseMapping, alwaysInclude: [Int]) async throws -> KeyspacePlan {
         let target = try await settings.target.connect()
         let targetIsCluster = target.isCluster
         await target.close()
@@ -213,7 +215,7 @@ struct KeyspacePlan {
                 keysPerDatabase[database, default: 0] += keys
             }
         }
-        var databases = keysPerDatabase.keys.sorted()
+        var databases = Set(keysPerDatabase.keys).union(alwaysInclude).sorted()
         if let chosen = settings.databases {
             databases = chosen.sorted()
         }

@@ -43,6 +43,43 @@ public struct RedisVerification: Sendable {
     public func run() async throws -> MigrationReport {
         let startedAt = Date()
         let plan = try await KeyspacePlan.make(settings: settings, mapping: options.mapping)
+        let comparison = try await compare(plan: plan, repair: nil, progressStyle: settings.progressStyle)
+        return MigrationReport(
+            command: options.sample.map { "migrate verify redis --sample \($0)" } ?? "migrate verify redis",
+            source: settings.source.displayName,
+            target: settings.target.displayName,
+            outcome: comparison.differences == 0 ? .succeeded : .mismatched,
+            startedAt: startedAt,
+            totals: comparison.totals.excluding(breakdownLabels),
+            checksum: comparison.checksum,
+            sections: Self.sections(comparison.totals),
+            problems: comparison.problems
+        )
+    }
+
+    /// What one comparison of both directions found.
+    struct Comparison: Sendable {
+        /// Counters of both directions, with per-type and per-database breakdowns.
+        var totals: Tally
+        /// The checksum over the source keys compared.
+        var checksum: OrderIndependentChecksum
+        /// The first differences, and how many more there were.
+        var problems: [String]
+
+        /// Keys missing, extra, or differing in type, expiry or value.
+        var differences: Int {
+            Self.kinds.reduce(0) { $0 + totals[$1] }
+        }
+
+        /// The kinds of difference.
+        static let kinds = ["missing in target", "extra in target", "type differs", "ttl differs", "value differs"]
+    }
+
+    /// Compares source → target (every source key exists with the same type, expiry and value), then
+    /// target → source (no key the source lacks). With `repair`, each differing or missing key is copied again
+    /// with those options as soon as it is found, and extra keys that came from a source database are deleted
+    /// (counted as `repaired`).
+    func compare(plan: KeyspacePlan, repair: RedisCopyOptions?, progressStyle: ProgressStyle) async throws -> Comparison {
         let targetPartitions = try await targetPartitions(plan: plan)
         let runner = PipelineRunner(
             configuration: .init(concurrency: settings.concurrency, isTransient: isTransient, problemLimit: options.listLimit),
@@ -56,7 +93,7 @@ public struct RedisVerification: Sendable {
 
         // Source → target: every source key exists on the target with the same type, expiry and value.
         let forwardProgress = ProgressReporter(phase: "verify source→target", unit: "keys",
-                                               total: options.sample ?? plan.estimatedKeys, style: settings.progressStyle)
+                                               total: options.sample ?? plan.estimatedKeys, style: progressStyle)
         await forwardProgress.start()
         let sourceNodes = Dictionary(uniqueKeysWithValues: plan.partitions.map { ($0.name, $0) })
         let forward = try await runner.run(
@@ -69,14 +106,16 @@ public struct RedisVerification: Sendable {
                                          filter: options.filter, sample: options.sample.map { $0 / max(1, sourceNodes.count) + 1 })
             },
             makeWriter: {
-                KeyCompareWriter(source: source, target: target, options: options,
-                                 partitionDatabases: sourceNodes.mapValues(\.database))
+                let databases = sourceNodes.mapValues(\.database)
+                return KeyCompareWriter(source: source, target: target, options: options, partitionDatabases: databases,
+                                        repair: repair.map { KeyCopyWriter(source: source, target: target, options: $0, partitionDatabases: databases,
+                                                                           sourceDatabases: sourceDatabases) })
             }
         )
         await forwardProgress.finish()
 
         // Target → source: no key on the target that the source lacks.
-        let backwardProgress = ProgressReporter(phase: "verify target→source", unit: "keys", total: options.sample, style: settings.progressStyle)
+        let backwardProgress = ProgressReporter(phase: "verify target→source", unit: "keys", total: options.sample, style: progressStyle)
         await backwardProgress.start()
         let targetNodes = Dictionary(uniqueKeysWithValues: targetPartitions.map { ($0.name, $0) })
         let unfiltered = KeyFilter()
@@ -91,28 +130,17 @@ public struct RedisVerification: Sendable {
             },
             makeWriter: {
                 ExtraKeyWriter(source: source, target: target, options: options, sourceDatabases: sourceDatabases,
-                               partitionDatabases: targetNodes.mapValues(\.database))
+                               partitionDatabases: targetNodes.mapValues(\.database), repair: repair != nil)
             }
         )
         await backwardProgress.finish()
 
         var totals = forward.checkpoint.tally
         totals.merge(backward.checkpoint.tally)
-        let differences = ["missing in target", "extra in target", "type differs", "ttl differs", "value differs"].reduce(0) { $0 + totals[$1] }
         var problems = forward.problems + backward.problems
         let total = forward.problemCount + backward.problemCount
         if total > problems.count { problems.append("… and \(total - problems.count) more") }
-        return MigrationReport(
-            command: options.sample.map { "migrate verify redis --sample \($0)" } ?? "migrate verify redis",
-            source: source.displayName,
-            target: target.displayName,
-            outcome: differences == 0 ? .succeeded : .mismatched,
-            startedAt: startedAt,
-            totals: totals.excluding(breakdownLabels),
-            checksum: forward.checkpoint.checksum,
-            sections: Self.sections(totals),
-            problems: problems
-        )
+        return Comparison(totals: totals, checksum: forward.checkpoint.checksum, problems: problems)
     }
 
     /// The target's primaries times every target database that holds keys or receives a source database.
@@ -209,17 +237,21 @@ struct KeyCompareWriter: BatchWriter {
     let options: RedisVerifyOptions
     let partitionDatabases: [String: Int]
     private var clients: DatabaseClients
+    /// Copies differing and missing keys again, when the comparison repairs.
+    private var repair: KeyCopyWriter?
 
-    init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, partitionDatabases: [String: Int]) {
+    init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, partitionDatabases: [String: Int], repair: KeyCopyWriter? = nil) {
         self.source = source
         self.target = target
         self.options = options
         self.partitionDatabases = partitionDatabases
         self.clients = DatabaseClients(source: source, target: target)
+        self.repair = repair
     }
 
     mutating func reset() async {
         await clients.reset()
+        await repair?.reset()
     }
 
     mutating func write(_ keys: [[UInt8]], partition: String) async throws -> BatchOutcome {
@@ -238,6 +270,7 @@ struct KeyCompareWriter: BatchWriter {
         for (index, target) in mapped.enumerated() {
             byTarget[target.database, default: []].append(index)
         }
+        var differing: [[UInt8]] = []
         for (targetDatabase, indices) in byTarget.sorted(by: { $0.key < $1.key }) {
             let targetSide = try await clients.target(targetDatabase)
             let targetKeys = indices.map { mapped[$0].key }
@@ -270,10 +303,16 @@ struct KeyCompareWriter: BatchWriter {
                 if let difference {
                     count(difference)
                     outcome.problems.append("\(difference): \(key.printableKey) (db \(database), \(state.type.rawValue))" + detail(difference, state, theirs))
+                    differing.append(key)
                 } else {
                     count("matched")
                 }
             }
+        }
+        if var repair, !differing.isEmpty {
+            _ = try await repair.write(differing, partition: partition)
+            self.repair = repair
+            outcome.tally.add("repaired", differing.count)
         }
         return outcome
     }
@@ -309,14 +348,18 @@ struct ExtraKeyWriter: BatchWriter {
     let options: RedisVerifyOptions
     let sourceDatabases: [Int]
     let partitionDatabases: [String: Int]
+    /// Whether extra keys that came from a source database are deleted.
+    let repair: Bool
     private var clients: DatabaseClients
 
-    init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, sourceDatabases: [Int], partitionDatabases: [String: Int]) {
+    init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, sourceDatabases: [Int], partitionDatabases: [String: Int],
+         repair: Bool = false) {
         self.source = source
         self.target = target
         self.options = options
         self.sourceDatabases = sourceDatabases
         self.partitionDatabases = partitionDatabases
+        self.repair = repair
         self.clients = DatabaseClients(source: source, target: target)
     }
 
@@ -347,8 +390,18 @@ struct ExtraKeyWriter: BatchWriter {
         for (sourceDatabase, pairs) in bySource.sorted(by: { $0.key < $1.key }) {
             let sourceSide = try await clients.source(sourceDatabase)
             let replies = try await sourceSide.client.pipeline(pairs.map { KeyedCommand(key: $0.1, RESPCommand("EXISTS", $0.1)) })
+            var extras: [[UInt8]] = []
             for (pair, reply) in zip(pairs, replies) where reply.integer == 0 {
                 report(pair.0, database: database, into: &outcome)
+                extras.append(pair.0)
+            }
+            if repair && !extras.isEmpty {
+                let targetSide = try await clients.target(database)
+                let deleted = try await targetSide.client.pipeline(extras.map { KeyedCommand(key: $0, RESPCommand("DEL", $0)) })
+                if let failed = deleted.first(where: { $0.errorMessage != nil }) {
+                    throw RedisError.commandFailed(targetSide.client.configuration.endpoint, command: "DEL", serverMessage: failed.errorMessage!)
+                }
+                outcome.tally.add("repaired", extras.count)
             }
         }
         return outcome

@@ -17,6 +17,57 @@ public enum ProgressStyle: Sendable {
         if json { return .jsonLines }
         return isatty(STDERR_FILENO) == 1 ? .terminal : .periodicLines
     }
+
+    /// How often progress is shown; `nil` for `.silent`.
+    public var refreshInterval: Duration? {
+        switch self {
+        case .terminal: return .milliseconds(250)
+        case .jsonLines: return .seconds(1)
+        case .periodicLines: return .seconds(10)
+        case .silent: return nil
+        }
+    }
+}
+
+/// Writes status in a ``ProgressStyle``: a line redrawn on a terminal, plain lines, or JSON lines, off the
+/// cooperative pool.
+public struct ProgressPrinter: Sendable {
+    /// The style written.
+    public let style: ProgressStyle
+    private let output = BlockingQueue(label: "migrate.progress")
+
+    /// A printer for `style`.
+    public init(style: ProgressStyle) {
+        self.style = style
+    }
+
+    /// Shows `line` (terminal and plain styles) or `{"event": event, …payload}` (JSON lines).
+    public func show<Payload: Encodable>(line: String, event: String, _ payload: Payload) async {
+        switch style {
+        case .terminal:
+            await write("\r\u{1B}[2K" + line, toStandardError: true)
+        case .periodicLines:
+            await write(line + "\n", toStandardError: true)
+        case .jsonLines:
+            await write(JSONLines.encode(event: event, payload) + "\n", toStandardError: false)
+        case .silent:
+            break
+        }
+    }
+
+    /// Ends a line redrawn on a terminal, so that what follows starts on a line of its own.
+    public func endLine() async {
+        if style == .terminal {
+            await write("\n", toStandardError: true)
+        }
+    }
+
+    private func write(_ text: String, toStandardError: Bool) async {
+        await output.run {
+            let handle = toStandardError ? FileHandle.standardError : FileHandle.standardOutput
+            handle.write(Data(text.utf8))
+        }
+    }
 }
 
 /// A snapshot of a run's progress.
@@ -52,7 +103,7 @@ public actor ProgressReporter {
     private var lastDone = 0
     private var smoothedRate: Double = 0
     private var ticker: Task<Void, Never>?
-    private let output = BlockingQueue(label: "migrate.progress")
+    private let printer: ProgressPrinter
 
     /// A reporter for `phase`, counting `unit`s out of `total` (when known).
     public init(phase: String, unit: String, total: Int?, style: ProgressStyle) {
@@ -60,17 +111,12 @@ public actor ProgressReporter {
         self.unit = unit
         self.total = total
         self.style = style
+        self.printer = ProgressPrinter(style: style)
     }
 
     /// Starts showing progress periodically.
     public func start() {
-        let interval: Duration
-        switch style {
-        case .terminal: interval = .milliseconds(250)
-        case .jsonLines: interval = .seconds(1)
-        case .periodicLines: interval = .seconds(10)
-        case .silent: return
-        }
+        guard let interval = style.refreshInterval else { return }
         ticker = Task { [weak self] in
             while (try? await Task.sleep(for: interval)) != nil {
                 await self?.show()
@@ -102,9 +148,7 @@ public actor ProgressReporter {
         ticker = nil
         guard style != .silent else { return }
         await show()
-        if style == .terminal {
-            await write("\n", toStandardError: true)
-        }
+        await printer.endLine()
     }
 
     /// The current state.
@@ -127,23 +171,7 @@ public actor ProgressReporter {
         lastTick = now
         lastDone = done
         let state = snapshot()
-        switch style {
-        case .terminal:
-            await write("\r\u{1B}[2K" + Self.line(state), toStandardError: true)
-        case .periodicLines:
-            await write(Self.line(state) + "\n", toStandardError: true)
-        case .jsonLines:
-            await write(JSONLines.encode(event: "progress", state) + "\n", toStandardError: false)
-        case .silent:
-            break
-        }
-    }
-
-    private func write(_ text: String, toStandardError: Bool) async {
-        await output.run {
-            let handle = toStandardError ? FileHandle.standardError : FileHandle.standardOutput
-            handle.write(Data(text.utf8))
-        }
+        await printer.show(line: Self.line(state), event: "progress", state)
     }
 
     /// `redis  412,000 / 1,000,000 keys  41.2%  85,300 keys/s  3.1 MB  ETA 0:07`.

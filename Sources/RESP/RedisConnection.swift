@@ -130,6 +130,18 @@ public final class RedisConnection: @unchecked Sendable {
         return reply
     }
 
+    /// Waits for replies the server sends unasked (pub/sub messages) and returns those complete after at most
+    /// one read of the socket: empty when nothing arrived within the connection's I/O timeout, which, unlike
+    /// other timeouts, leaves the connection usable.
+    public func receivePushed() async throws(RedisError) -> [RESPValue] {
+        let endpoint = self.endpoint
+        do {
+            return try await queue.run { try self.readPushed() }
+        } catch {
+            throw Self.wrap(error, endpoint: endpoint)
+        }
+    }
+
     /// Closes the socket.
     public func close() async {
         await queue.run { self.stream?.close(); self.stream = nil }
@@ -171,6 +183,30 @@ public final class RedisConnection: @unchecked Sendable {
             self.stream = nil
             throw error
         }
+    }
+
+    private func readPushed() throws -> [RESPValue] {
+        guard let stream else { throw TransportError.closedByPeer(endpoint, during: "a previous failure") }
+        var replies: [RESPValue] = []
+        while let reply = try decoder.next() {
+            replies.append(reply)
+        }
+        guard replies.isEmpty else { return replies }
+        let count: Int
+        do {
+            count = try readBuffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+        } catch TransportError.timedOut {
+            return []
+        } catch {
+            stream.close()
+            self.stream = nil
+            throw error
+        }
+        readBuffer.withUnsafeBytes { decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        while let reply = try decoder.next() {
+            replies.append(reply)
+        }
+        return replies
     }
 
     private static func wrap(_ error: any Error, endpoint: Endpoint) -> RedisError {

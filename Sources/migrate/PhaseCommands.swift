@@ -33,7 +33,12 @@ struct PhaseCommands {
     func copy(extra: [String] = []) throws -> any PhaseCopyCommand {
         let arguments = withCheckpointDirectory(settings.arguments) + extra
         switch settings.phase {
-        case .keys: return try parse(RedisCommand.self, arguments, command: "migrate redis")
+        case .keys:
+            let command = try parse(RedisCommand.self, arguments, command: "migrate redis")
+            guard !command.live.enabled else {
+                throw ValidationError("\(configuration.path): keys: live sync runs until cutover, so it is not a phase: after `migrate run`, start `migrate redis --live` with the same options")
+            }
+            return command
         case .vectors: return try parse(VectorsCommand.self, arguments, command: "migrate vectors")
         case .graph: return try parse(GraphCommand.self, arguments, command: "migrate graph")
         }

@@ -16,6 +16,11 @@ struct RedisCommand: AsyncParsableCommand {
             Example:
               MIGRATE_TARGET_PASSWORD=… migrate redis --source redis://old:6379 \\
                 --target rediss://migrator@cfg.cache.amazonaws.com:6379 --db-map 1:db1: --report report.json
+
+            With --live the run keeps the target in step until cutover: it subscribes to the source's keyspace \
+            notifications before the copy, applies each changed key after it, reconciles every \
+            --reconcile-interval seconds, and on SIGINT/SIGTERM applies what is pending, reconciles a last time \
+            and exits 0 when source and target are equal.
             """
     )
 
@@ -25,6 +30,7 @@ struct RedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Run") var run: RunOptions
     @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "Live sync until cutover") var live: LiveOptions
 
     @Option(name: .customLong("mode"), help: "dump (DUMP/RESTORE with per-key fallback) or struct (type-based copy of every key).")
     var mode: RedisCopyOptions.Mode = .dump
@@ -44,6 +50,7 @@ struct RedisCommand: AsyncParsableCommand {
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
         if bigKeyBytes < 1024 { throw ValidationError("--big-key-bytes must be at least 1024") }
+        if live.enabled && dryRun { throw ValidationError("--live and --dry-run exclude each other") }
     }
 
     func run() async throws {
@@ -55,7 +62,11 @@ struct RedisCommand: AsyncParsableCommand {
             settings: try settings(), options: try copyOptions(), rateLimit: throttle.rate, checkpointDirectory: checkpointDirectory,
             resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished
         )
-        return try await migration.run()
+        guard live.enabled else { return try await migration.run() }
+        let stop = StopRequest()
+        let signals = StopSignals(stop: stop)
+        defer { signals.cancel() }
+        return try await LiveSync(migration: migration, options: live.options).run(stop: stop)
     }
 
     func inventory(sampleSize: Int) async throws -> PhasePlan {

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KeyMigration
+
+/// `migrate redis --live …`: follow the source's changes after the full copy until cutover.
+struct LiveOptions: ParsableArguments {
+    @Flag(name: .customLong("live"), help: """
+        After the full copy, follow the source's changes (keyspace notifications) and reconcile periodically, until \
+        SIGINT or SIGTERM; then apply what is pending, reconcile a last time and report (exit 0 when equal).
+        """)
+    var enabled = false
+    @Flag(name: .customLong("enable-notifications"), help: """
+        With --live: if the source does not publish every change, set notify-keyspace-events for the run (CONFIG SET) \
+        and restore it afterwards. Managed services refuse CONFIG: set it in their parameter group instead.
+        """)
+    var enableNotifications = false
+    @Option(name: .customLong("reconcile-interval"), help: ArgumentHelp("With --live: seconds between reconcile passes (a compare that repairs differences).", valueName: "seconds"))
+    var reconcileInterval = 300
+    @Option(name: .customLong("max-pending"), help: ArgumentHelp("With --live: the most changed keys buffered; beyond, the buffer is dropped and a reconcile pass runs.", valueName: "keys"))
+    var maxPending = 1_000_000
+    @Option(name: .customLong("live-for"), help: ArgumentHelp("With --live: stop by itself this many seconds after the full copy.", valueName: "seconds"))
+    var duration: Int?
+
+    func validate() throws {
+        if !enabled && (enableNotifications || duration != nil) {
+            throw ValidationError("--enable-notifications and --live-for need --live")
+        }
+        if reconcileInterval <= 0 { throw ValidationError("--reconcile-interval must be positive") }
+        if maxPending <= 0 { throw ValidationError("--max-pending must be positive") }
+        if let duration, duration < 0 { throw ValidationError("--live-for cannot be negative") }
+    }
+
+    var options: LiveSyncOptions {
+        var options = LiveSyncOptions()
+        options.reconcileInterval = .seconds(reconcileInterval)
+        options.maxPending = maxPending
+        options.enableNotifications = enableNotifications
+        options.duration = duration.map { .seconds($0) }
+        return options
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a ``StopRequest``: the first asks the live sync to finish cleanly, a second
+/// one exits at once.
+final class StopSignals: @unchecked Sendable {
+    // Touched only on `queue`.
+    private var received = 0
+    private var sources: [any DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "migrate.signals")
+
+    /// Starts handling SIGINT and SIGTERM until ``cancel()``.
+    init(stop: StopRequest) {
+        queue.sync {
+            for number in [SIGINT, SIGTERM] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                source.setEventHandler { [unowned self] in self.handle(stop: stop) }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+
+    /// Stops handling the signals (their default action applies again).
+    func cancel() {
+        queue.sync {
+            for source in sources { source.cancel() }
+            sources = []
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
+        }
+    }
+
+    private func handle(stop: StopRequest) {
+        received += 1
+        if received > 1 {
+            FileHandle.standardError.write(Data("\nstopped at once: the target may lag the source, and notify-keyspace-events was not restored\n".utf8))
+            exit(130)
+        }
+        FileHandle.standardError.write(Data("\nstopping: applying pending changes and reconciling a last time (signal again to quit at once)\n".utf8))
+        Task { await stop.request() }
+    }
+}
