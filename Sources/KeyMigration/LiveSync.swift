@@ -22,21 +22,6 @@ public struct LiveSyncOptions: Sendable {
     public init() {}
 }
 
-/// Asks a running live sync to stop: it stops following notifications, applies what is pending, runs a final
-/// reconcile and returns its report.
-public actor StopRequest {
-    /// Whether a stop was asked for.
-    public private(set) var isRequested = false
-
-    /// A request nobody has made yet.
-    public init() {}
-
-    /// Asks the sync to stop.
-    public func request() {
-        isRequested = true
-    }
-}
-
 /// `migrate redis --live`: subscribes to the source's keyspace notifications, runs the full copy, then applies
 /// every changed key as it is announced and reconciles periodically, until stopped. The report says whether
 /// source and target ended equal.

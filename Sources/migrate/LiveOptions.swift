@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KeyMigration
+import MigrationCore
 
 /// `migrate redis --live …`: follow the source's changes after the full copy until cutover.
 struct LiveOptions: ParsableArguments {
