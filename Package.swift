@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
         .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),
-        .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP"]),
+        .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP", "MigrationCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",

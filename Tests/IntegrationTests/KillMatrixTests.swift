@@ -68,12 +68,8 @@ struct KillMatrix {
         var points: [Point] = []
         for (index, moment) in moments.enumerated() {
             let before = checkpointData()
-            let (process, out, err) = try CLI.start(index == 0 ? arguments : arguments + ["--resume"], environment: environment)
-            // Drain the pipes on threads of their own (not the few of Swift's cooperative pool, which this loop
-            // needs to time the kill) so a chatty run can never block on a full pipe.
-            for pipe in [out, err] {
-                Thread { _ = pipe.fileHandleForReading.readDataToEndOfFile() }.start()
-            }
+            let process = try CLI.start(index == 0 ? arguments : arguments + ["--resume"], environment: environment,
+                                        log: "\(directory)/run\(index + 1)")
             let started = ContinuousClock.now
             switch moment {
             case .early:
