@@ -29,8 +29,8 @@ struct GraphEndpointOptions: ParsableArguments {
     var mapping: String?
     @Option(name: .customLong("shard"), help: ArgumentHelp("""
         Handle only shard i of N, e.g. 0/4: the nodes whose target id, and the relationships whose own id, hash to i \
-        modulo N. N processes with 0/N … N-1/N cover the graph exactly once, each with its own checkpoint (see the \
-        discussion for the order of phases). With a shard, verify compares that shard's nodes and relationships only; \
+        modulo N. N processes with 0/N … N-1/N cover the graph exactly once, each with its own checkpoint (`migrate graph --help` tells \
+        the order of the phases). With a shard, verify compares that shard's nodes and relationships only; \
         the counts and degree histograms are compared by an unsharded verify.
         """, valueName: "i/N"))
     var shard: Shard?
