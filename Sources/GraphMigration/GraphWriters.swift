@@ -151,16 +151,15 @@ struct NeptuneWriter: BatchWriter {
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
             let sent = try await send(group.rows, query: group.query, client: client)
             refused += sent.refused
-            var unmatched = sent.unmatched
-            if let endpointWait, !unmatched.isEmpty {
-                try await endpointWait.resend(unmatched) { rows in
-                    let again = try await send(rows, query: group.query, client: client)
-                    refused += again.refused
-                    return again.unmatched
-                }
-                unmatched = []
+            guard let endpointWait else {
+                refused += sent.unmatched.map { Self.withReason($0.record, "its start or end node is not on the target (was it refused?)") }
+                continue
             }
-            refused += unmatched.map { Self.withReason($0.record, "its start or end node is not on the target (was it refused?)") }
+            try await endpointWait.resend(sent.unmatched) { rows in
+                let again = try await send(rows, query: group.query, client: client)
+                refused += again.refused
+                return again.unmatched
+            }
         }
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
         if !refused.isEmpty {
