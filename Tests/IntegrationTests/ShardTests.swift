@@ -108,6 +108,44 @@ extension Integration {
             #expect(whole.status == 0, "\(whole.output)")
         }
 
+        @Test func graphShardsKilledTogetherResumeToAnExactCopy() async throws {
+            let (nodes, relationships) = try await GraphServers.fillLightRAG(GraphServers.bolt(), nodes: 600)
+            try await GraphServers.admin("/reset")
+            let directory = checkpointDirectory()
+            let user = Servers.value("BOLT_USER")
+            let endpoints = ["--source", Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(user)@"),
+                             "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"),
+                             "--mapping", "mappings/lightrag-graph.yaml"]
+            let environment = ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD")]
+            let copy = ["graph"] + endpoints + ["--batch", "30", "--concurrency", "3", "--rate", "120", "--checkpoint-dir", directory]
+            let seed = KillMatrix.seed
+            print("sharded graph kills: seed=\(seed)")
+            var random = SplitMix64(seed: seed)
+            // Five rounds: the three shards start together and each is killed at its own random moment, so
+            // shards die in the node phase, in the relationship phase, and while waiting for each other's nodes.
+            for round in 0..<5 {
+                let processes = try (0..<Self.shards).map { index in
+                    try CLI.start(copy + ["--shard", "\(index)/\(Self.shards)"] + (round == 0 ? [] : ["--resume"]), environment: environment,
+                                  log: "\(directory)/round\(round)-shard\(index)")
+                }
+                for process in processes {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 50...1500, using: &random)))
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                    process.waitUntilExit()
+                }
+            }
+            let partial = try await GraphServers.count("MATCH ()-[r]->() RETURN count(r) AS c")
+            #expect(partial < relationships, "the shards finished before the kills")
+            for result in try await CLI.runTogether((0..<Self.shards).map { copy + ["--shard", "\($0)/\(Self.shards)", "--resume"] }, environment: environment) {
+                #expect(result.status == 0, "\(result.output)")
+            }
+            #expect(try await GraphServers.count("MATCH (n) RETURN count(n) AS c") == nodes)
+            #expect(try await GraphServers.count("MATCH ()-[r]->() RETURN count(r) AS c") == relationships)
+            let verification = try await CLI.run(["verify", "graph"] + endpoints, environment: environment)
+            #expect(verification.status == 0, "\(verification.output)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains("dead-letter") }.isEmpty)
+        }
+
         @Test func aGraphShardWaitsForOtherShardsNodesAndResumesWhenTheyCome() async throws {
             let (nodes, relationships) = try await GraphServers.fillLightRAG(GraphServers.bolt(), nodes: 300)
             try await GraphServers.admin("/reset")
