@@ -273,11 +273,8 @@ extension Integration {
             let (nodes, relationships) = try await GraphServers.fillLightRAG(GraphServers.bolt(), nodes: 1000)
             try await GraphServers.admin("/reset")
             let directory = checkpointDirectory()
-            let user = Servers.value("BOLT_USER")
-            let source = Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(user)@")
-            let endpoints = ["--source", source, "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"),
-                             "--mapping", "mappings/lightrag-graph.yaml"]
-            let environment = ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD")]
+            let endpoints = GraphServers.commandLineEndpoints
+            let environment = GraphServers.commandLineEnvironment
             let matrix = KillMatrix(
                 store: "graph",
                 arguments: ["graph"] + endpoints + ["--batch", "50", "--concurrency", "2", "--rate", "300", "--checkpoint-dir", directory],

@@ -80,11 +80,8 @@ extension Integration {
             let (nodes, relationships) = try await GraphServers.fillLightRAG(GraphServers.bolt(), nodes: 600)
             try await GraphServers.admin("/reset")
             let directory = checkpointDirectory()
-            let user = Servers.value("BOLT_USER")
-            let endpoints = ["--source", Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(user)@"),
-                             "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"),
-                             "--mapping", "mappings/lightrag-graph.yaml"]
-            let environment = ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD")]
+            let endpoints = GraphServers.commandLineEndpoints
+            let environment = GraphServers.commandLineEnvironment
             let copy = Self.perShard(["graph"] + endpoints + ["--batch", "50", "--checkpoint-dir", directory], directory: directory, report: "copy")
             for result in try await CLI.runTogether(copy.runs, environment: environment) {
                 #expect(result.status == 0, "\(result.output)")
@@ -112,11 +109,8 @@ extension Integration {
             let (nodes, relationships) = try await GraphServers.fillLightRAG(GraphServers.bolt(), nodes: 600)
             try await GraphServers.admin("/reset")
             let directory = checkpointDirectory()
-            let user = Servers.value("BOLT_USER")
-            let endpoints = ["--source", Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(user)@"),
-                             "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"),
-                             "--mapping", "mappings/lightrag-graph.yaml"]
-            let environment = ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD")]
+            let endpoints = GraphServers.commandLineEndpoints
+            let environment = GraphServers.commandLineEnvironment
             let copy = ["graph"] + endpoints + ["--batch", "30", "--concurrency", "3", "--rate", "120", "--checkpoint-dir", directory]
             let seed = KillMatrix.seed
             print("sharded graph kills: seed=\(seed)")
