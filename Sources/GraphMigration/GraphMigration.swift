@@ -31,9 +31,14 @@ public struct GraphRunSettings: Sendable {
     public var logger: Logger
     /// Write bulk-load CSV files (and upload and load them) instead of writing to the target over HTTP.
     public var export: BulkExport?
+    /// Only the nodes whose target id, and the relationships whose own id, hash to this shard.
+    public var shard: Shard?
+    /// How long a sharded run's relationships wait for endpoints that other shards write.
+    public var endpointWait: Duration
 
     public init(source: BoltConfiguration, sourceDisplayName: String, target: GraphStore, mapping: GraphMapping,
-                batchSize: Int, concurrency: Int, progressStyle: ProgressStyle, logger: Logger, export: BulkExport? = nil) {
+                batchSize: Int, concurrency: Int, progressStyle: ProgressStyle, logger: Logger, export: BulkExport? = nil,
+                shard: Shard? = nil, endpointWait: Duration = .seconds(600)) {
         self.source = source
         self.sourceDisplayName = sourceDisplayName
         self.target = target
@@ -43,12 +48,19 @@ public struct GraphRunSettings: Sendable {
         self.progressStyle = progressStyle
         self.logger = logger
         self.export = export
+        self.shard = shard
+        self.endpointWait = endpointWait
     }
 
     /// A new reader for `partition` from `position`.
     func reader(_ partition: String, position: String) async throws -> GraphReader {
         GraphReader(connection: try await BoltConnection.connect(source), partition: partition, mapping: mapping,
-                    batchSize: batchSize, position: position)
+                    batchSize: batchSize, position: position, shard: shard)
+    }
+
+    /// The records this run handles: all of them, or about one shard's share.
+    func expectedRecords(_ counts: GraphCounts) -> Int {
+        (counts.nodes + counts.relationships) / (shard?.count ?? 1)
     }
 }
 
@@ -85,7 +97,7 @@ public struct GraphMigration: Sendable {
             checkpoint.partitions[partition] = Checkpoint.PartitionState(position: "-1")
         }
         let deadLetters = DeadLetterFile(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16))-dead-letter.jsonl"))
-        let progress = ProgressReporter(phase: "graph", unit: "records", total: counts.nodes + counts.relationships, style: settings.progressStyle)
+        let progress = ProgressReporter(phase: "graph", unit: "records", total: settings.expectedRecords(counts), style: settings.progressStyle)
         await progress.restore(done: checkpoint.tally["nodes"] + checkpoint.tally["relationships"] + checkpoint.tally["dead-lettered"], bytes: 0)
         await progress.start()
         let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
@@ -161,7 +173,7 @@ public struct GraphMigration: Sendable {
     static func fingerprint(_ settings: GraphRunSettings) -> String {
         var hasher = SHA256Hasher()
         for part in [settings.sourceDisplayName, settings.target.displayName, settings.mapping.nodes.key ?? "",
-                     settings.mapping.relationships.id.rawValue, settings.export?.directory ?? "http"] {
+                     settings.mapping.relationships.id.rawValue, settings.export?.directory ?? "http", settings.shard?.description ?? "all"] {
             hasher.update(length: part.utf8.count)
             hasher.update(part)
         }
@@ -192,11 +204,13 @@ struct GraphSink: BatchWriter {
             csv = CSVExportWriter(directory: export.directory, converter: PropertyConverter(policy: settings.mapping.properties), deadLetters: deadLetters)
             return
         }
+        let endpointWait = settings.shard.map { EndpointWait(shard: $0, timeout: settings.endpointWait) }
         switch settings.target {
         case .neptune(let configuration):
-            neptune = NeptuneWriter(configuration: configuration, converter: PropertyConverter(policy: settings.mapping.properties), deadLetters: deadLetters)
+            neptune = NeptuneWriter(configuration: configuration, converter: PropertyConverter(policy: settings.mapping.properties),
+                                    deadLetters: deadLetters, endpointWait: endpointWait)
         case .bolt(let configuration, _):
-            bolt = BoltWriter(configuration: configuration, mapping: settings.mapping)
+            bolt = BoltWriter(configuration: configuration, mapping: settings.mapping, endpointWait: endpointWait)
         }
     }
 

@@ -11,19 +11,23 @@ enum GraphPartition {
 /// Reads nodes or relationships from a Bolt server in internal-id order, a page per batch, without APOC:
 /// `MATCH (n) WHERE id(n) > $last RETURN n ORDER BY id(n) LIMIT $batch` for nodes, and the outgoing
 /// relationships of such a page of start nodes for relationships. Resumable after the last node id read.
+/// With a shard, every page is read and only the shard's nodes (by target id) and relationships (by their own
+/// id) are kept.
 struct GraphReader: BatchReader {
     let connection: BoltConnection
     let partition: String
     let mapping: GraphMapping
     let batchSize: Int
+    let shard: Shard?
     /// The last internal id read (-1 at the start).
     private(set) var last: Int64
 
-    init(connection: BoltConnection, partition: String, mapping: GraphMapping, batchSize: Int, position: String) {
+    init(connection: BoltConnection, partition: String, mapping: GraphMapping, batchSize: Int, position: String, shard: Shard?) {
         self.connection = connection
         self.partition = partition
         self.mapping = mapping
         self.batchSize = batchSize
+        self.shard = shard
         self.last = Int64(position) ?? -1
     }
 
@@ -34,9 +38,10 @@ struct GraphReader: BatchReader {
             let records = try await connection.query("MATCH (n) WHERE id(n) > $last RETURN n ORDER BY id(n) LIMIT $batch", parameters: parameters)
             for record in records {
                 let node = try Self.node(record.first ?? .null, mapping: mapping)
-                items.append(.node(node))
+                if shard?.owns(node.id) ?? true { items.append(.node(node)) }
                 last = node.sourceID
             }
+            return ReadBatch(items: items, position: String(last), isLast: records.count < batchSize)
         } else {
             // Relationships are read by start node, a page of start nodes at a time: an id seek on nodes serves
             // every server, where `ORDER BY id(r)` over relationships would sort them all for every page.
@@ -52,11 +57,11 @@ struct GraphReader: BatchReader {
                 startNodes.insert(start)
                 last = max(last, start)
                 guard record.count > 1, record[1] != .null else { continue }
-                items.append(.relationship(try Self.relationship(Array(record.dropFirst()), mapping: mapping)))
+                let relationship = try Self.relationship(Array(record.dropFirst()), mapping: mapping)
+                if shard?.owns(relationship.id) ?? true { items.append(.relationship(relationship)) }
             }
             return ReadBatch(items: items, position: String(last), isLast: startNodes.count < batchSize)
         }
-        return ReadBatch(items: items, position: String(last), isLast: items.count < batchSize)
     }
 
     static func node(_ value: PackStreamValue, mapping: GraphMapping) throws -> GraphNode {

@@ -34,6 +34,48 @@ actor DeadLetterFile {
     }
 }
 
+/// How the relationships of a sharded run wait for endpoints written by other shards.
+///
+/// Each shard writes its own nodes, then its own relationships, whose start or end node may belong to another
+/// shard still busy with its nodes. The relationship query `MATCH`es both endpoints by id and `MERGE`s the
+/// relationship on its own id: with an endpoint missing it writes nothing and says so, and sending the row
+/// again once the node exists writes it exactly once. Placeholder endpoints (`MERGE (a {`~id`: …})`) would be
+/// wrong on Neptune: the shard that owns the node would then `MERGE` it with its labels, find no match for the
+/// labelled pattern, and try to create a second vertex with the same `~id`.
+struct EndpointWait: Sendable {
+    /// The run's shard, for the message.
+    var shard: Shard
+    /// How long rows may wait for their endpoints.
+    var timeout: Duration
+    /// The pause between two attempts.
+    var interval: Duration = .seconds(1)
+
+    /// Sends `rows` again every `interval` until none lacks an endpoint (`send` returns those that still do);
+    /// throws ``EndpointsMissing`` when some still do after `timeout`.
+    func resend<Row>(_ rows: [Row], _ send: ([Row]) async throws -> [Row]) async throws {
+        var pending = rows
+        let deadline = ContinuousClock.now + timeout
+        while !pending.isEmpty {
+            guard ContinuousClock.now < deadline else { throw EndpointsMissing(count: pending.count, shard: shard, waited: timeout) }
+            try await Task.sleep(for: interval)
+            pending = try await send(pending)
+        }
+    }
+}
+
+/// Relationships of a sharded run whose start or end node never appeared on the target. Not transient: the
+/// run stops with its checkpoint, and `--resume` sends them again once every shard has written its nodes.
+struct EndpointsMissing: Error, CustomStringConvertible {
+    var count: Int
+    var shard: Shard
+    var waited: Duration
+
+    var description: String {
+        "\(count) relationship(s) of shard \(shard) still have no start or end node on the target after \(waited.components.seconds) s: " +
+            "let every shard finish its node phase (one may have stopped, or dead-lettered those nodes), then rerun this shard with --resume"
+    }
+}
+
 /// A row of an UNWIND batch, with what the dead-letter file needs if it is refused.
 struct GraphRow {
     var parameters: JSONValue
@@ -47,12 +89,15 @@ struct NeptuneWriter: BatchWriter {
     let configuration: NeptuneConfiguration
     let converter: PropertyConverter
     let deadLetters: DeadLetterFile
+    /// In a sharded run, relationships wait for their endpoints instead of being dead-lettered at once.
+    let endpointWait: EndpointWait?
     private var client: NeptuneClient?
 
-    init(configuration: NeptuneConfiguration, converter: PropertyConverter, deadLetters: DeadLetterFile) {
+    init(configuration: NeptuneConfiguration, converter: PropertyConverter, deadLetters: DeadLetterFile, endpointWait: EndpointWait?) {
         self.configuration = configuration
         self.converter = converter
         self.deadLetters = deadLetters
+        self.endpointWait = endpointWait
     }
 
     mutating func reset() async {
@@ -104,7 +149,17 @@ struct NeptuneWriter: BatchWriter {
             }
         }
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
-            refused += try await send(group.rows, query: group.query, client: client)
+            let sent = try await send(group.rows, query: group.query, client: client)
+            refused += sent.refused
+            guard let endpointWait else {
+                refused += sent.unmatched.map { Self.withReason($0.record, "its start or end node is not on the target (was it refused?)") }
+                continue
+            }
+            try await endpointWait.resend(sent.unmatched) { rows in
+                let again = try await send(rows, query: group.query, client: client)
+                refused += again.refused
+                return again.unmatched
+            }
         }
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
         if !refused.isEmpty {
@@ -115,22 +170,21 @@ struct NeptuneWriter: BatchWriter {
         return outcome
     }
 
-    /// Sends `rows`; on a 400, halves the batch until each refused row is alone, and returns those rows with
-    /// Neptune's message. Relationships whose endpoints are missing come back refused too.
-    private func send(_ rows: [GraphRow], query: String, client: NeptuneClient) async throws -> [JSONValue] {
-        guard !rows.isEmpty else { return [] }
+    /// Sends `rows`; on a 400, halves the batch until each refused row is alone. Returns those rows with
+    /// Neptune's message, and the rows that wrote nothing: relationships whose start or end node is missing.
+    private func send(_ rows: [GraphRow], query: String, client: NeptuneClient) async throws -> (refused: [JSONValue], unmatched: [GraphRow]) {
+        guard !rows.isEmpty else { return ([], []) }
         do {
             let results = try await client.openCypher(query, parameters: .object([("rows", .array(rows.map(\.parameters)))]))
             let written = Set(results.compactMap { $0["id"]?.string })
-            return rows.filter { !written.contains($0.parameters["id"]?.string ?? "") }.map {
-                Self.withReason($0.record, "its start or end node is not on the target (was it refused?)")
-            }
+            return ([], rows.filter { !written.contains($0.parameters["id"]?.string ?? "") })
         } catch {
             guard case .status(400, _, let message) = error else { throw error }
-            guard rows.count > 1 else { return [Self.withReason(rows[0].record, message)] }
+            guard rows.count > 1 else { return ([Self.withReason(rows[0].record, message)], []) }
             let middle = rows.count / 2
-            return try await send(Array(rows[..<middle]), query: query, client: client)
-                + send(Array(rows[middle...]), query: query, client: client)
+            let first = try await send(Array(rows[..<middle]), query: query, client: client)
+            let second = try await send(Array(rows[middle...]), query: query, client: client)
+            return (first.refused + second.refused, first.unmatched + second.unmatched)
         }
     }
 
@@ -162,11 +216,14 @@ struct NeptuneWriter: BatchWriter {
 struct BoltWriter: BatchWriter {
     let configuration: BoltConfiguration
     let mapping: GraphMapping
+    /// In a sharded run, relationships wait for their endpoints.
+    let endpointWait: EndpointWait?
     private var connection: BoltConnection?
 
-    init(configuration: BoltConfiguration, mapping: GraphMapping) {
+    init(configuration: BoltConfiguration, mapping: GraphMapping, endpointWait: EndpointWait?) {
         self.configuration = configuration
         self.mapping = mapping
+        self.endpointWait = endpointWait
     }
 
     /// The property that identifies nodes on a Bolt target.
@@ -201,7 +258,7 @@ struct BoltWriter: BatchWriter {
             case .relationship(let relationship):
                 let type = GraphReader.quote(relationship.type)
                 let identity = mapping.relationships.id == .endpoints ? "" : " {migrate_id: row.id}"
-                let query = "UNWIND $rows AS row MATCH (a {\(key): row.from}) MATCH (b {\(key): row.to}) MERGE (a)-[r:\(type)\(identity)]->(b) SET r += row.props"
+                let query = "UNWIND $rows AS row MATCH (a {\(key): row.from}) MATCH (b {\(key): row.to}) MERGE (a)-[r:\(type)\(identity)]->(b) SET r += row.props RETURN row.id"
                 groups[relationship.type, default: (query, [])].rows.append(.map([
                     ("id", .string(relationship.id)), ("from", .string(relationship.start)), ("to", .string(relationship.end)),
                     ("props", .map(relationship.properties)),
@@ -212,8 +269,18 @@ struct BoltWriter: BatchWriter {
             }
         }
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
-            _ = try await connection.query(group.query, parameters: [("rows", .list(group.rows))])
+            let unmatched = try await Self.send(group.rows, query: group.query, connection: connection)
+            guard partition == GraphPartition.relationships, let endpointWait, !unmatched.isEmpty else { continue }
+            try await endpointWait.resend(unmatched) { try await Self.send($0, query: group.query, connection: connection) }
         }
         return outcome
+    }
+
+    /// Runs one UNWIND batch; returns the rows whose id the query did not return: for relationships, those
+    /// missing an endpoint (node queries return nothing).
+    private static func send(_ rows: [PackStreamValue], query: String, connection: BoltConnection) async throws -> [PackStreamValue] {
+        let results = try await connection.query(query, parameters: [("rows", .list(rows))])
+        let written = Set(results.compactMap { $0.first?.string })
+        return rows.filter { row in !written.contains(row.map?.first { $0.0 == "id" }?.1.string ?? "") }
     }
 }

@@ -1,4 +1,7 @@
-/// Which keys a run copies or verifies: `--match` (any of), `--exclude` (none of) and `--type` (any of).
+import MigrationCore
+import RESP
+
+/// Which keys a run copies or verifies: `--match` (any of), `--exclude` (none of), `--type` (any of) and `--shard`.
 public struct KeyFilter: Sendable, Hashable {
     /// Keys must match one of these, when any are given.
     public var include: [GlobPattern]
@@ -6,12 +9,16 @@ public struct KeyFilter: Sendable, Hashable {
     public var exclude: [GlobPattern]
     /// Keys must have one of these types, when any are given.
     public var types: Set<RedisType>
+    /// Keys must lie in this shard, when given: their hash slot (CRC16 of the key or its `{hash tag}`) modulo N
+    /// is `i`, so the keys of one slot, and of one cluster node's slot ranges, stay together.
+    public var shard: Shard?
 
     /// Creates a filter; the default passes every key.
-    public init(include: [GlobPattern] = [], exclude: [GlobPattern] = [], types: Set<RedisType> = []) {
+    public init(include: [GlobPattern] = [], exclude: [GlobPattern] = [], types: Set<RedisType> = [], shard: Shard? = nil) {
         self.include = include
         self.exclude = exclude
         self.types = types
+        self.shard = shard
     }
 
     /// The pattern SCAN can apply on the server (when there is exactly one `--match`).
@@ -19,10 +26,15 @@ public struct KeyFilter: Sendable, Hashable {
         include.count == 1 ? include[0] : nil
     }
 
-    /// Whether `key` passes the name patterns.
+    /// Whether `key` passes the name patterns and lies in the shard.
     public func admits(_ key: [UInt8]) -> Bool {
         if !include.isEmpty && !include.contains(where: { $0.matches(key) }) { return false }
-        return !exclude.contains { $0.matches(key) }
+        return !exclude.contains { $0.matches(key) } && inShard(key)
+    }
+
+    /// Whether `key`'s hash slot belongs to the shard; every key does when the run is not sharded.
+    public func inShard(_ key: [UInt8]) -> Bool {
+        shard.map { $0.owns(bucket: HashSlot.slot(for: key)) } ?? true
     }
 
     /// Whether a key of `type` passes the type filter.

@@ -67,7 +67,8 @@ public struct RedisMigration: Sendable {
             ? (Checkpoint(migration: "redis", fingerprint: fingerprint, startedAt: startedAt), false)
             : try await store.begin(migration: "redis", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
 
-        let progress = ProgressReporter(phase: options.dryRun ? "redis (dry run)" : "redis", unit: "keys", total: plan.estimatedKeys, style: settings.progressStyle)
+        let progress = ProgressReporter(phase: options.dryRun ? "redis (dry run)" : "redis", unit: "keys",
+                                        total: plan.estimatedKeys / (options.filter.shard?.count ?? 1), style: settings.progressStyle)
         await progress.restore(done: checkpoint.tally["scanned"], bytes: checkpoint.tally["bytes"])
         await progress.start()
 
@@ -144,6 +145,7 @@ public struct RedisMigration: Sendable {
             options.filter.types.map(\.rawValue).sorted().joined(separator: ","),
             options.mapping.rules.values.sorted { $0.source < $1.source }.map { "\($0.source)=\($0.target):\($0.prefix.hexString)" }.joined(separator: ","),
             settings.databases.map { $0.map(String.init).joined(separator: ",") } ?? "all",
+            options.filter.shard?.description ?? "all",
         ] {
             hasher.update(length: part.utf8.count)
             hasher.update(part)

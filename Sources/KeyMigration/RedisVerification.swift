@@ -93,7 +93,8 @@ public struct RedisVerification: Sendable {
 
         // Source → target: every source key exists on the target with the same type, expiry and value.
         let forwardProgress = ProgressReporter(phase: "verify source→target", unit: "keys",
-                                               total: options.sample ?? plan.estimatedKeys, style: progressStyle)
+                                               total: options.sample ?? plan.estimatedKeys / (options.filter.shard?.count ?? 1),
+                                               style: progressStyle)
         await forwardProgress.start()
         let sourceNodes = Dictionary(uniqueKeysWithValues: plan.partitions.map { ($0.name, $0) })
         let forward = try await runner.run(
@@ -114,7 +115,8 @@ public struct RedisVerification: Sendable {
         )
         await forwardProgress.finish()
 
-        // Target → source: no key on the target that the source lacks.
+        // Target → source: no key on the target that the source lacks. A sharded run looks only at the target keys
+        // whose source-side name (the target name without its database prefix) lies in the shard.
         let backwardProgress = ProgressReporter(phase: "verify target→source", unit: "keys", total: options.sample, style: progressStyle)
         await backwardProgress.start()
         let targetNodes = Dictionary(uniqueKeysWithValues: targetPartitions.map { ($0.name, $0) })
@@ -379,6 +381,8 @@ struct ExtraKeyWriter: BatchWriter {
         var bySource: [Int: [([UInt8], [UInt8])]] = [:]
         for key in inScope {
             guard let origin = options.mapping.unmap(key, database: database, sourceDatabases: sourceDatabases) else {
+                // No source database maps here: the key is extra, attributed to a shard by its own name.
+                guard options.filter.inShard(key) else { continue }
                 outcome.tally.add("target")
                 report(key, database: database, into: &outcome)
                 continue

@@ -172,7 +172,7 @@ public struct PipelineRunner: Sendable {
                                                     configuration: configuration, logger: logger, makeReader: makeReader)
                             }
                         }
-                        try await readers.waitForAll()
+                        try await Self.waitForAll(&readers)
                     }
                 }
                 for _ in 0..<configuration.concurrency {
@@ -190,7 +190,7 @@ public struct PipelineRunner: Sendable {
                         await writer.reset()
                     }
                 }
-                try await group.waitForAll()
+                try await Self.waitForAll(&group)
             }
         } catch {
             // Persist what was committed before the failure; the error that stopped the run wins.
@@ -199,6 +199,13 @@ public struct PipelineRunner: Sendable {
         }
         try await state.flush()
         return await state.result()
+    }
+
+    /// Waits for every task of `group`, but stops at the first error: leaving the group's body with it cancels
+    /// the other tasks. (`ThrowingTaskGroup.waitForAll()` waits for them all first: once every writer has failed,
+    /// a reader would wait forever to hand over its next batch.)
+    private static func waitForAll(_ group: inout ThrowingTaskGroup<Void, any Error>) async throws {
+        while try await group.next() != nil {}
     }
 
     private static func read<Item: Sendable, Reader: BatchReader<Item>>(

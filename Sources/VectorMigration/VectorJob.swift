@@ -1,32 +1,7 @@
-import Hashing
 import JSON
+import MigrationCore
 import Postgres
 import Qdrant
-
-/// `--shard i/N`: this process handles the rows whose key hashes to `i` modulo `N`.
-public struct Shard: Sendable, Hashable, CustomStringConvertible {
-    /// This shard, from 0.
-    public var index: Int
-    /// How many shards.
-    public var count: Int
-
-    /// Parses `i/N`.
-    public init?(_ text: String) {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count > 0, (0..<count).contains(index) else { return nil }
-        self.index = index
-        self.count = count
-    }
-
-    public var description: String { "\(index)/\(count)" }
-
-    /// Whether a point id (canonical text) belongs to this shard: the first 8 bytes of its SHA-256 modulo N.
-    func owns(_ canonicalID: String) -> Bool {
-        let digest = SHA256Hasher.hash(Array(canonicalID.utf8))
-        let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return Int(value % UInt64(count)) == index
-    }
-}
 
 /// How one vector travels.
 struct VectorSpec: Sendable, Hashable {

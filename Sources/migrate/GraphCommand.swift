@@ -29,6 +29,13 @@ struct GraphEndpointOptions: ParsableArguments {
     var region: String?
     @Option(name: .customLong("mapping"), help: ArgumentHelp("A graph mapping, e.g. mappings/lightrag-graph.yaml (ids from entity_id, DIRECTED edges keyed by their endpoints).", valueName: "path"))
     var mapping: String?
+    @Option(name: .customLong("shard"), help: ArgumentHelp("""
+        Handle only shard i of N, e.g. 0/4: the nodes whose target id, and the relationships whose own id, hash to i \
+        modulo N. N processes with 0/N … N-1/N cover the graph exactly once, each with its own checkpoint (`migrate graph --help` tells \
+        the order of the phases). With a shard, verify compares that shard's nodes and relationships only; \
+        the counts and degree histograms are compared by an unsharded verify.
+        """, valueName: "i/N"))
+    var shard: Shard?
 
     func settings(run: RunOptions, timeouts: TimeoutOptions) throws -> GraphRunSettings {
         let environment = ProcessInfo.processInfo.environment
@@ -73,7 +80,8 @@ struct GraphEndpointOptions: ParsableArguments {
             }
         }
         return GraphRunSettings(source: sourceConfiguration, sourceDisplayName: sourceDisplay, target: target, mapping: graphMapping,
-                                batchSize: run.batch, concurrency: run.concurrency, progressStyle: .automatic(json: run.json), logger: run.logger())
+                                batchSize: run.batch, concurrency: run.concurrency, progressStyle: .automatic(json: run.json), logger: run.logger(),
+                                shard: shard)
     }
 
     private func parse(_ text: String, role: String) throws -> ServiceURI {
@@ -125,6 +133,16 @@ struct GraphCommand: AsyncParsableCommand {
             Neptune refuses (HTTP 400) is split until the refused records are found; they go to a dead-letter file \
             named in the report and the rest lands. 5xx answers are retried with backoff.
 
+            Shards (--shard i/N): start all N processes together. Each writes its nodes, then its relationships, \
+            whose endpoints may be nodes of another shard. A relationship is written with MATCH on both endpoint \
+            ids and MERGE on its own id, so while an endpoint is missing it writes nothing; the shard then waits, \
+            sending those rows again every second for up to 10 minutes, and MERGE keeps each relationship single. \
+            Endpoints are never created as placeholders: on Neptune the owning shard's MERGE with labels would not \
+            match a placeholder and would try a second vertex with the same ~id. If a shard gives up waiting it \
+            stops with its checkpoint: once every shard has finished its nodes, rerun it with --resume. With \
+            --export-csv, every shard may write to the same directory (file names do not collide); start the bulk \
+            loader once, after the last shard, so --loader-role-arn is refused with --shard.
+
             Example:
               AWS_REGION=us-east-1 migrate graph --source bolt://neo4j@old-graph:7687 \\
                 --target https://rag.cluster-xyz.us-east-1.neptune.amazonaws.com:8182 --iam \\
@@ -157,6 +175,9 @@ struct GraphCommand: AsyncParsableCommand {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
         if s3 != nil && exportDirectory == nil { throw ValidationError("--s3 uploads the files of --export-csv: give --export-csv DIR too") }
         if loaderRoleARN != nil && s3 == nil { throw ValidationError("--loader-role-arn loads the files uploaded with --s3: give --s3 s3://bucket/prefix too") }
+        if loaderRoleARN != nil && endpoints.shard != nil {
+            throw ValidationError("--loader-role-arn with --shard would load before the other shards' files exist: export and upload every shard, then start the loader once")
+        }
     }
 
     /// The bulk export asked for, if any.

@@ -158,9 +158,15 @@ struct KeySelectionOptions: ParsableArguments {
     var databaseMap: [String] = []
     @Option(name: .customLong("mapping"), help: ArgumentHelp("A database mapping file (see mappings/redis-databases.yaml); replaces --db-map.", valueName: "path"))
     var mappingFile: String?
+    @Option(name: .customLong("shard"), help: ArgumentHelp("""
+        Handle only the keys whose hash slot (CRC16 of the key or its {hash tag}) modulo N is i, e.g. 0/4: N processes \
+        with 0/N … N-1/N cover the source exactly once, each with its own checkpoint. With a shard, verify compares \
+        the shard's source keys and the target keys whose source-side name (without a --db-map prefix) is in the shard.
+        """, valueName: "i/N"))
+    var shard: Shard?
 
     var filter: KeyFilter {
-        KeyFilter(include: include.map(GlobPattern.init), exclude: exclude.map(GlobPattern.init), types: Set(types))
+        KeyFilter(include: include.map(GlobPattern.init), exclude: exclude.map(GlobPattern.init), types: Set(types), shard: shard)
     }
 
     func mapping() throws -> DatabaseMapping {
@@ -232,6 +238,12 @@ struct RunOptions: ParsableArguments {
 }
 
 extension RedisTopologyMode: ExpressibleByArgument {}
+extension Shard: ExpressibleByArgument {
+    /// Parses `--shard i/N`.
+    public init?(argument: String) {
+        self.init(argument)
+    }
+}
 extension RedisType: ExpressibleByArgument {}
 extension RedisCopyOptions.Mode: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

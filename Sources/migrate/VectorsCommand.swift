@@ -128,7 +128,7 @@ struct VectorSelectionOptions: ParsableArguments {
     @Option(name: .customLong("target-name"), help: ArgumentHelp("Without a mapping: the target collection or table for the one source (default: the source's name).", valueName: "name"))
     var targetName: String?
     @Option(name: .customLong("shard"), help: ArgumentHelp("Handle only shard i of N (by a hash of the key), e.g. 0/4; N processes with 0/N … N-1/N cover the source exactly once.", valueName: "i/N"))
-    var shard: String?
+    var shard: Shard?
 
     func mappings() throws -> [CollectionMapping]? {
         guard let mapping else { return nil }
@@ -139,18 +139,12 @@ struct VectorSelectionOptions: ParsableArguments {
         }
     }
 
-    func parsedShard() throws -> Shard? {
-        guard let shard else { return nil }
-        guard let parsed = Shard(shard) else { throw ValidationError("--shard '\(shard)': use i/N with 0 ≤ i < N, e.g. 0/4") }
-        return parsed
-    }
-
     func settings(source: VectorStore, target: VectorStore, run: RunOptions, createTables: Bool, maxRequestBytes: Int) throws -> VectorRunSettings {
         if mapping != nil && (!tables.isEmpty || !collections.isEmpty || targetName != nil) {
             throw ValidationError("--mapping names the tables and targets itself: drop --table/--collection/--target-name")
         }
         return VectorRunSettings(source: source, target: target, mappings: try mappings(), sourceNames: tables + collections,
-                                 targetName: targetName, batchSize: run.batch, concurrency: run.concurrency, shard: try parsedShard(),
+                                 targetName: targetName, batchSize: run.batch, concurrency: run.concurrency, shard: shard,
                                  createTables: createTables, maxRequestBytes: maxRequestBytes,
                                  progressStyle: .automatic(json: run.json), logger: run.logger())
     }

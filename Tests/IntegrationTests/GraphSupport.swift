@@ -50,6 +50,17 @@ enum GraphServers {
         Int(try await Self.query(query).first?["c"]?.int ?? -1)
     }
 
+    /// `--source` (the Bolt stand-in, with its user), `--target` (the Neptune stand-in) and the LightRAG mapping, for the CLI.
+    static var commandLineEndpoints: [String] {
+        ["--source", Servers.value("BOLT_URL").replacingOccurrences(of: "bolt://", with: "bolt://\(Servers.value("BOLT_USER"))@"),
+         "--target", Servers.value("NEPTUNE_URL"), "--target-ca-file", Servers.value("GRAPH_CA"), "--mapping", "mappings/lightrag-graph.yaml"]
+    }
+
+    /// The CLI's environment for ``commandLineEndpoints``: the source password.
+    static var commandLineEnvironment: [String: String] {
+        ["MIGRATE_SOURCE_PASSWORD": Servers.value("BOLT_PASSWORD")]
+    }
+
     static func settings(target: GraphStore, mapping: GraphMapping, source: BoltConfiguration = bolt(), batch: Int = 200) -> GraphRunSettings {
         var logger = Logger(label: "integration")
         logger.logLevel = .error

@@ -144,6 +144,37 @@ struct CLI {
         return (process, out, err)
     }
 
+    /// Starts the CLI with standard output and error going to `log`.out and `log`.err: nothing to drain, so the
+    /// caller's tasks stay free to time a kill or to run other processes alongside.
+    static func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        for suffix in [".out", ".err"] {
+            _ = FileManager.default.createFile(atPath: log + suffix, contents: nil)
+        }
+        process.standardOutput = FileHandle(forWritingAtPath: log + ".out")
+        process.standardError = FileHandle(forWritingAtPath: log + ".err")
+        try process.run()
+        return process
+    }
+
+    /// Runs several CLI processes at once (the shards of a run) and waits for every one.
+    static func runTogether(_ runs: [[String]], environment: [String: String] = [:]) async throws -> [Result] {
+        let directory = checkpointDirectory()
+        let processes = try runs.indices.map { try start(runs[$0], environment: environment, log: "\(directory)/run\($0)") }
+        while processes.contains(where: \.isRunning) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return processes.indices.map { index in
+            func text(_ suffix: String) -> String {
+                String(decoding: FileManager.default.contents(atPath: "\(directory)/run\(index)\(suffix)") ?? Data(), as: UTF8.self)
+            }
+            return Result(status: processes[index].terminationStatus, stdout: text(".out"), stderr: text(".err"))
+        }
+    }
+
     /// Runs the CLI to completion.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
         let (process, out, err) = try start(arguments, environment: environment)

@@ -1,4 +1,5 @@
 import Foundation
+import MigrationCore
 import Testing
 @testable import KeyMigration
 @testable import RESP
@@ -26,6 +27,22 @@ import Testing
         #expect(!filter.admits(Array("a:tmp".utf8)))
         #expect(filter.serverSidePattern == nil)
         #expect(filter.admits(type: .hash) && !filter.admits(type: .string))
+    }
+
+    @Test func shardsFollowHashSlotsSoHashTagsStayTogether() {
+        let filters = (0..<3).map { KeyFilter(shard: Shard("\($0)/3")) }
+        func owners(_ key: String) -> [Int] { filters.indices.filter { filters[$0].admits(Array(key.utf8)) } }
+        for index in 0..<1000 {
+            #expect(owners("key:\(index)").count == 1)
+            #expect(owners("{user:\(index)}:profile") == owners("{user:\(index)}:cart"))
+        }
+        // CLUSTER KEYSLOT foo is 12182, and 12182 mod 3 is 2.
+        #expect(owners("foo") == [2])
+        #expect(owners("{foo}:anything") == [2])
+        // Patterns and the shard both apply.
+        let both = KeyFilter(include: [GlobPattern("user:*")], shard: Shard("2/3"))
+        #expect(!both.admits(Array("foo".utf8)))
+        #expect(KeyFilter().inShard(Array("foo".utf8)))
     }
 
     @Test func printsKeysLikeRedisCli() {

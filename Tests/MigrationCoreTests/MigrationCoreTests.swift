@@ -154,3 +154,47 @@ import Testing
         #expect(policy.delay(afterAttempt: 10) <= .seconds(1))
     }
 }
+
+@Suite struct ShardTests {
+    @Test func parsesIndexOverCount() {
+        let shard = Shard("2/5")
+        #expect(shard?.index == 2)
+        #expect(shard?.count == 5)
+        #expect(shard?.description == "2/5")
+        #expect(Shard("0/1") != nil)
+        for invalid in ["4/4", "-1/4", "1/0", "x", "1/2/3", "/2", "1/", "", " 1/2"] {
+            #expect(Shard(invalid) == nil, "\(invalid) should be refused")
+        }
+    }
+
+    @Test func idsFallInExactlyOneShard() {
+        let shards = (0..<4).map { Shard("\($0)/4")! }
+        var sizes = [0, 0, 0, 0]
+        for index in 0..<4000 {
+            let owners = shards.indices.filter { shards[$0].owns("id-\(index)") }
+            #expect(owners.count == 1)
+            if let owner = owners.first { sizes[owner] += 1 }
+        }
+        // SHA-256 spreads ids evenly: each shard gets a quarter, give or take.
+        #expect(sizes.allSatisfy { (850...1150).contains($0) }, "\(sizes)")
+    }
+
+    @Test func ownershipIsFixedByTheDigest() {
+        // Every process must agree on the owner: SHA-256's first 8 bytes, big-endian, modulo N (values from Python's hashlib).
+        let expected: [(id: String, of3: Int, of7: Int)] = [("id-0", 0, 3), ("n42", 1, 6), ("4f1c", 2, 2)]
+        for (id, of3, of7) in expected {
+            #expect((0..<3).filter { Shard("\($0)/3")!.owns(id) } == [of3], "\(id)")
+            #expect((0..<7).filter { Shard("\($0)/7")!.owns(id) } == [of7], "\(id)")
+        }
+        #expect(Shard("0/1")!.owns("anything"))
+    }
+
+    @Test func bucketsAreTakenModuloTheCount() {
+        #expect(Shard("1/3")!.owns(bucket: 4))
+        #expect(!Shard("1/3")!.owns(bucket: 5))
+        #expect(Shard("0/3")!.owns(bucket: 0))
+        let slots = 0..<16384
+        let perShard = (0..<3).map { index in slots.filter { Shard("\(index)/3")!.owns(bucket: $0) }.count }
+        #expect(perShard == [5462, 5461, 5461])
+    }
+}

@@ -110,3 +110,53 @@ struct RecordingWriter: BatchWriter {
         #expect(result.checkpoint.checksum == expected)
     }
 }
+
+/// Fails every batch, after a pause, with an error no retry fixes (an expired credential, a refused schema).
+struct AlwaysFailingWriter: BatchWriter {
+    struct Refused: Error {}
+    let attempts: WrittenItems
+
+    mutating func write(_ items: [Int], partition: String) async throws -> BatchOutcome {
+        await attempts.append(items)
+        try await Task.sleep(for: .milliseconds(50))
+        throw Refused()
+    }
+
+    mutating func reset() async {}
+}
+
+@Suite struct PipelineFailureTests {
+    /// Regression: when every writer had failed, the reader waited forever to hand over its next batch and the
+    /// run hung instead of failing (a sharded graph run whose relationships gave up waiting for endpoints).
+    @Test func aFailureOfEveryWriterEndsTheRunAtOnce() async throws {
+        let attempts = WrittenItems()
+        let runner = PipelineRunner(configuration: .init(concurrency: 3, isTransient: { _ in false }), logger: Logger(label: "test"))
+        let outcome = await withTaskGroup(of: String.self) { group in
+            group.addTask {
+                do {
+                    _ = try await runner.run(
+                        partitions: [PartitionPlan(name: "p0", initialPosition: "0")],
+                        checkpoint: Checkpoint(migration: "t", fingerprint: "f"), store: nil,
+                        progress: ProgressReporter(phase: "test", unit: "items", total: nil, style: .silent),
+                        makeReader: { _, position in CountingReader(next: Int(position)!, end: 100_000, batch: 7) },
+                        makeWriter: { AlwaysFailingWriter(attempts: attempts) })
+                    return "finished"
+                } catch is AlwaysFailingWriter.Refused {
+                    return "failed"
+                } catch {
+                    return "failed with \(error)"
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))
+                return "hung"
+            }
+            let first = await group.next() ?? "nothing"
+            group.cancelAll()
+            return first
+        }
+        #expect(outcome == "failed")
+        // The first failure stops the other writers: they do not go on taking batches.
+        #expect(await attempts.items.count <= 3 * 7)
+    }
+}

@@ -53,15 +53,6 @@ import Testing
         try Data("collections:\n  - name: x\n    source: {table: a, collection: b}\n    target: {collection: c}\n".utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: VectorMappingFile.Invalid.self) { try VectorMappingFile.load(path) }
     }
-
-    @Test func shardsSplitIdsExactlyOnce() {
-        let shards = (0..<4).map { Shard("\($0)/4")! }
-        for index in 0..<1000 {
-            #expect(shards.filter { $0.owns("id-\(index)") }.count == 1)
-        }
-        #expect(Shard("4/4") == nil)
-        #expect(Shard("x") == nil)
-    }
 }
 
 @Suite struct RecordTests {
