@@ -8,24 +8,27 @@ struct TableReader: BatchReader {
     let connection: PostgresConnection
     let job: VectorJob
     let batchSize: Int
+    /// Only rows changed within this window (`migrate vectors --live`), or every row.
+    let window: ChangeWindow?
     /// `""` at the start, else the last key read as a JSON array of text.
     private(set) var position: String
     private var decoder = CopyBinaryDecoder()
     private var started = false
     private var copyEnded = false
 
-    init(connection: PostgresConnection, job: VectorJob, batchSize: Int, position: String) {
+    init(connection: PostgresConnection, job: VectorJob, batchSize: Int, position: String, window: ChangeWindow? = nil) {
         self.connection = connection
         self.job = job
         self.batchSize = batchSize
         self.position = position
+        self.window = window
     }
 
     mutating func next() async throws -> ReadBatch<VectorRecord> {
         if !started {
             // Read in key order from the primary-key index rather than sorting wide rows.
             try await connection.execute("SET enable_sort = off")
-            try await connection.startCopyOut("COPY (\(try await Self.select(job, after: position, connection: connection))) TO STDOUT (FORMAT binary)")
+            try await connection.startCopyOut("COPY (\(try await Self.select(job, after: position, connection: connection, window: window))) TO STDOUT (FORMAT binary)")
             started = true
         }
         var records: [VectorRecord] = []
@@ -47,8 +50,9 @@ struct TableReader: BatchReader {
         return ReadBatch(items: records, position: position, isLast: done)
     }
 
-    /// `SELECT … FROM table [WHERE key > last AND shard] ORDER BY key`.
-    static func select(_ job: VectorJob, after position: String, connection: PostgresConnection, limit: Int? = nil) async throws -> String {
+    /// `SELECT … FROM table [WHERE key > last AND shard AND changed within the window] ORDER BY key`.
+    static func select(_ job: VectorJob, after position: String, connection: PostgresConnection, limit: Int? = nil,
+                       window: ChangeWindow? = nil) async throws -> String {
         guard case .table(let schema) = job.source else { preconditionFailure("a table job") }
         var conditions: [String] = []
         // Qualified by the table's alias: the SELECT list also names the key columns' text casts.
@@ -65,12 +69,31 @@ struct TableReader: BatchReader {
         if let shard = job.shard {
             conditions.append("(hashtext(concat_ws(chr(31), \(keys.map { "\($0)::text" }.joined(separator: ", "))))::int8 & 2147483647) % \(shard.count) = \(shard.index)")
         }
+        if let window {
+            let column = "source.\(quoteIdentifier(window.column))"
+            if let after = window.after {
+                conditions.append("\(column) > \(try await connection.literal(after))::\(window.type)")
+            }
+            conditions.append("\(column) <= \(try await connection.literal(window.through))::\(window.type)")
+        }
         var sql = "SELECT \(job.selectList.joined(separator: ", ")) FROM \(schema.qualifiedName) AS source"
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY " + keys.joined(separator: ", ")
         if let limit { sql += " LIMIT \(limit)" }
         return sql
     }
+}
+
+/// The rows whose updated-at column lies in `(after, through]`: what changed between two polls of a live sync.
+struct ChangeWindow: Sendable {
+    /// The updated-at column.
+    var column: String
+    /// Its PostgreSQL type, for the literals' casts.
+    var type: String
+    /// The high-water mark of the last poll (as text); `nil` when the table had no value yet.
+    var after: String?
+    /// This poll's high-water mark.
+    var through: String
 }
 
 /// Scrolls a Qdrant collection in id order, resumable from the next page's offset.

@@ -42,6 +42,32 @@ struct LiveOptions: ParsableArguments {
     }
 }
 
+/// `migrate vectors --live …`: poll the source tables' updated-at column after the full copy until cutover.
+struct VectorLiveOptions: ParsableArguments {
+    @Flag(name: .customLong("live"), help: """
+        After the full copy, upsert the rows whose --changed-column moved on, every --poll-interval seconds, until \
+        SIGINT or SIGTERM; then poll a last time and report. Deleted rows are not followed (verify lists them).
+        """)
+    var enabled = false
+    @Option(name: .customLong("changed-column"), help: ArgumentHelp("With --live: the updated-at column every source table has (LightRAG: update_time).", valueName: "name"))
+    var changedColumn: String?
+    @Option(name: .customLong("poll-interval"), help: ArgumentHelp("With --live: seconds between two polls.", valueName: "seconds"))
+    var pollInterval = 5
+    @Option(name: .customLong("live-for"), help: ArgumentHelp("With --live: stop by itself this many seconds after the full copy.", valueName: "seconds"))
+    var duration: Int?
+
+    func validate() throws {
+        if !enabled && (changedColumn != nil || duration != nil) {
+            throw ValidationError("--changed-column and --live-for need --live")
+        }
+        if enabled && changedColumn == nil {
+            throw ValidationError("--live needs --changed-column: the updated-at column of the source tables (LightRAG: update_time)")
+        }
+        if pollInterval <= 0 { throw ValidationError("--poll-interval must be positive") }
+        if let duration, duration < 0 { throw ValidationError("--live-for cannot be negative") }
+    }
+}
+
 /// Turns SIGINT and SIGTERM into a ``StopRequest``: the first asks the live sync to finish cleanly, a second
 /// one exits at once.
 final class StopSignals: @unchecked Sendable {

@@ -35,13 +35,18 @@ struct PhaseCommands {
         switch settings.phase {
         case .keys:
             let command = try parse(RedisCommand.self, arguments, command: "migrate redis")
-            guard !command.live.enabled else {
-                throw ValidationError("\(configuration.path): keys: live sync runs until cutover, so it is not a phase: after `migrate run`, start `migrate redis --live` with the same options")
-            }
+            guard !command.live.enabled else { throw liveIsNotAPhase(command: "migrate redis --live") }
             return command
-        case .vectors: return try parse(VectorsCommand.self, arguments, command: "migrate vectors")
+        case .vectors:
+            let command = try parse(VectorsCommand.self, arguments, command: "migrate vectors")
+            guard !command.live.enabled else { throw liveIsNotAPhase(command: "migrate vectors --live") }
+            return command
         case .graph: return try parse(GraphCommand.self, arguments, command: "migrate graph")
         }
+    }
+
+    private func liveIsNotAPhase(command: String) -> ValidationError {
+        ValidationError("\(configuration.path): \(settings.phase.rawValue): live sync runs until cutover, so it is not a phase: after `migrate run`, start `\(command)` with the same options")
     }
 
     /// The verification command, or `nil` when the phase says `verify: false`.

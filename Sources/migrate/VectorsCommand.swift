@@ -178,6 +178,8 @@ struct VectorsCommand: AsyncParsableCommand {
     @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
+    @OptionGroup(title: "Live sync until cutover") var live: VectorLiveOptions
+
     @Flag(name: .customLong("create-tables"), help: "Create missing PostgreSQL target tables (Qdrant collections are always created when missing).")
     var createTables = false
     @Option(name: .customLong("max-request-bytes"), help: "The largest upsert request (Qdrant refuses requests over 32 MiB).")
@@ -193,6 +195,7 @@ struct VectorsCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        if live.enabled && dryRun { throw ValidationError("--live and --dry-run exclude each other") }
         guard (1 << 10...32 << 20).contains(maxRequestBytes) else { throw ValidationError("--max-request-bytes must be between 1 KiB and 32 MiB") }
     }
 
@@ -203,7 +206,12 @@ struct VectorsCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let migration = VectorMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
                                         resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun, rateLimit: throttle.rate)
-        return try await migration.run()
+        guard live.enabled, let changedColumn = live.changedColumn else { return try await migration.run() }
+        let stop = StopRequest()
+        let signals = StopSignals(stop: stop)
+        defer { signals.cancel() }
+        return try await VectorLiveSync(migration: migration, changedColumn: changedColumn, pollInterval: .seconds(live.pollInterval),
+                                        duration: live.duration.map { .seconds($0) }).run(stop: stop)
     }
 
     func inventory(sampleSize: Int) async throws -> PhasePlan {
