@@ -23,6 +23,11 @@ struct RunCommand: AsyncParsableCommand {
     var configurationPath = "migration.yaml"
     @Option(name: .customLong("phase"), help: ArgumentHelp("Run only this phase: keys, vectors or graph (repeatable).", valueName: "name"))
     var only: [MigrationConfiguration.Phase] = []
+    @Option(name: .customLong("shard"), help: ArgumentHelp("""
+        Run shard i of N of every phase (--shard of migrate redis, vectors and graph and their verify), e.g. from a \
+        Kubernetes Indexed Job; N processes with 0/N … N-1/N cover every store exactly once.
+        """, valueName: "i/N"))
+    var shard: Shard?
     @Flag(name: .customLong("fresh"), help: "Copy every phase again from the start, discarding checkpoints.")
     var fresh = false
     @Flag(name: .customLong("skip-verify"), help: "Copy without verifying afterwards.")
@@ -35,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try MigrationConfiguration.loadForCommand(configurationPath)
         let phases = configuration.phases.filter { only.isEmpty || only.contains($0.phase) }
-        let extra = json ? ["--json"] : []
+        let extra = (json ? ["--json"] : []) + (shard.map { ["--shard", $0.description] } ?? [])
         let startedAt = Date()
         var results: [RunReport.PhaseResult] = []
         var skipped: [MigrationConfiguration.Phase] = []

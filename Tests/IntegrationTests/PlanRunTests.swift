@@ -175,6 +175,36 @@ extension Integration {
             #expect(!run.output.contains("wrong-password"))
         }
 
+        @Test func shardedRunsCoverEveryPhaseOnce() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            _ = try await source.pipeline((0..<5000).map { KeyedCommand(key: nil, RESPCommand("SET", "k:\($0)", "\($0)")) })
+            let directory = checkpointDirectory()
+            try """
+                checkpoint-dir: \(directory)/checkpoints
+                keys:
+                  source: \(Servers.source)
+                  target: \(Servers.target)
+                """.write(toFile: directory + "/migration.yaml", atomically: true, encoding: .utf8)
+            var copied = 0
+            for shard in ["0/2", "1/2"] {
+                let run = try await CLI.run(["run", "--config", directory + "/migration.yaml", "--shard", shard, "--report", directory + "/run.json"])
+                #expect(run.status == 0, "\(shard): \(run.output)")
+                let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/run.json"))) as? [String: Any]
+                let phase = (report?["phases"] as? [[String: Any]])?.first
+                copied += ((phase?["copy"] as? [String: Any])?["totals"] as? [String: Int])?["copied"] ?? 0
+                #expect((phase?["verification"] as? [String: Any])?["outcome"] as? String == "succeeded", "\(shard)")
+            }
+            #expect(copied == 5000, "the shards together copied every key once")
+            #expect(try await target.keyCount() == 5000)
+            let whole = try await CLI.run(["verify", "redis", "--source", Servers.source, "--target", Servers.target])
+            #expect(whole.status == 0, "\(whole.output)")
+            await source.close()
+            await target.close()
+        }
+
         @Test func badConfigurationsAreRefusedWithTheFix() async throws {
             let directory = checkpointDirectory()
             let configuration = directory + "/migration.yaml"
