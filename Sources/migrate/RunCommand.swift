@@ -41,17 +41,20 @@ struct RunCommand: AsyncParsableCommand {
         let configuration = try MigrationConfiguration.loadForCommand(configurationPath)
         let phases = configuration.phases.filter { only.isEmpty || only.contains($0.phase) }
         let extra = (json ? ["--json"] : []) + (shard.map { ["--shard", $0.description] } ?? [])
+        // Every phase's options are parsed before the first phase runs, so a mistake in the last one costs nothing.
+        let steps = try phases.map { settings in
+            let commands = PhaseCommands(configuration: configuration, settings: settings)
+            return (settings, commands, try commands.copy(extra: extra + [fresh ? "--fresh" : "--resume"]),
+                    skipVerify ? nil : try commands.verify(extra: extra))
+        }
         let startedAt = Date()
         var results: [RunReport.PhaseResult] = []
         var skipped: [MigrationConfiguration.Phase] = []
-        for (index, settings) in phases.enumerated() {
+        for (index, (settings, commands, copy, verify)) in steps.enumerated() {
             if let last = results.last, [.failed, .incomplete].contains(last.outcome) {
                 skipped.append(settings.phase)
                 continue
             }
-            let commands = PhaseCommands(configuration: configuration, settings: settings)
-            let copy = try commands.copy(extra: extra + [fresh ? "--fresh" : "--resume"])
-            let verify = skipVerify ? nil : try commands.verify(extra: extra)
             var result = RunReport.PhaseResult(phase: settings.phase)
             announce(settings.phase, step: "copy", index: index, of: phases.count)
             do {

@@ -220,6 +220,24 @@ extension Integration {
                 #expect(plan.output.contains(message), "\(plan.output)")
                 #expect(run.output.contains(message), "\(run.output)")
             }
+            // A mistake in a later phase stops the run before the first phase writes anything.
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            try await fillEveryType(source)
+            try """
+                checkpoint-dir: \(directory)/checkpoints
+                keys: {source: \(Servers.source), target: \(Servers.target)}
+                graph: {source: \(Servers.value("BOLT_URL")), target: \(Servers.value("NEPTUNE_URL")), bogus: 1}
+                """.write(toFile: configuration, atomically: true, encoding: .utf8)
+            let late = try await CLI.run(["run", "--config", configuration])
+            #expect(late.status == 64, "\(late.output)")
+            #expect(late.stderr.contains("graph: Unknown option '--bogus'"), "\(late.stderr)")
+            #expect(try await target.keyCount() == 0)
+            await source.close()
+            await target.close()
+
             let missing = try await CLI.run(["run", "--config", directory + "/nope.yaml"])
             #expect(missing.status == 64)
             #expect(missing.stderr.contains("cannot read \(directory)/nope.yaml"), "\(missing.stderr)")
