@@ -34,14 +34,15 @@ public struct VectorLiveSync: Sendable {
         guard case .postgres(let configuration, _, _) = settings.source else {
             throw VectorMigrationError.unsupported("--live follows a PostgreSQL source through an updated-at column; a Qdrant source has none")
         }
-        let plan = try await VectorPlan.make(settings, targets: .skip)
-        var windows: [String: ChangeWindow] = [:]
+        // Checked, not prepared: the copy creates what is missing; the polls need the target tables it writes.
+        let plan = try await VectorPlan.make(settings, targets: .check)
+        var columnTypes: [String: String] = [:]
         for job in plan.jobs {
             guard case .table(let schema) = job.source else { continue }
             guard let column = schema.column(changedColumn)?.column else {
                 throw VectorMigrationError.missingColumn(changedColumn, table: "\(schema.qualifiedName) (--changed-column names the updated-at column every live table has)")
             }
-            windows[job.name] = ChangeWindow(column: changedColumn, type: column.typeName, after: nil, through: "")
+            columnTypes[job.name] = column.typeName
         }
         let fingerprint = VectorMigration.fingerprint(settings, jobs: plan.jobs)
         let marks = CheckpointStore(path: (migration.checkpointDirectory as NSString).appendingPathComponent("vectors-\(fingerprint.prefix(16))-live.json"))
@@ -51,7 +52,7 @@ public struct VectorLiveSync: Sendable {
         if saved == nil {
             // Before the copy: a row changed while it runs is above the mark and is read by the first poll.
             try await withConnection(configuration) { connection in
-                for job in plan.jobs where windows[job.name] != nil {
+                for job in plan.jobs where columnTypes[job.name] != nil {
                     state.partitions[job.name] = .init(position: try await highWaterMark(job, connection: connection) ?? "")
                 }
             }
@@ -71,7 +72,7 @@ public struct VectorLiveSync: Sendable {
             stopping = await stop.isRequested || deadline.map { ContinuousClock.now >= $0 } ?? false
             // Each poll reads up to the marks it takes now; the last one runs after the stop, so nothing written
             // before the stop is left behind.
-            let changed = try await poll(plan: plan, windows: windows, state: &state, configuration: configuration, progress: progress)
+            let changed = try await poll(plan: plan, columnTypes: columnTypes, state: &state, configuration: configuration, progress: progress)
             try await marks.save(state)
             polls += 1
             applied += changed
@@ -88,17 +89,15 @@ public struct VectorLiveSync: Sendable {
     }
 
     /// Upserts every row changed since the marks in `state`, advancing them; returns the rows applied.
-    private func poll(plan: VectorPlan, windows: [String: ChangeWindow], state: inout Checkpoint, configuration: PostgresConfiguration,
+    private func poll(plan: VectorPlan, columnTypes: [String: String], state: inout Checkpoint, configuration: PostgresConfiguration,
                       progress: ProgressReporter) async throws -> Int {
         var current: [String: ChangeWindow] = [:]
         try await withConnection(configuration) { connection in
             for job in plan.jobs {
-                guard var window = windows[job.name], let through = try await highWaterMark(job, connection: connection) else { continue }
+                guard let type = columnTypes[job.name], let through = try await highWaterMark(job, connection: connection) else { continue }
                 let after = state.partitions[job.name]?.position ?? ""
                 guard through != after else { continue }
-                window.after = after.isEmpty ? nil : after
-                window.through = through
-                current[job.name] = window
+                current[job.name] = ChangeWindow(column: changedColumn, type: type, after: after.isEmpty ? nil : after, through: through)
             }
         }
         guard !current.isEmpty else { return 0 }

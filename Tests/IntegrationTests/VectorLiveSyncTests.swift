@@ -75,6 +75,35 @@ extension Integration {
             await connection.close()
         }
 
+        @Test func aPostgreSQLTargetReceivesTheChanges() async throws {
+            let source = try await VectorServers.connect(VectorServers.pgSource)
+            try await source.execute("""
+                DROP TABLE IF EXISTS live_rows;
+                CREATE TABLE live_rows (id int PRIMARY KEY, v vector(4), note text, update_time timestamptz NOT NULL DEFAULT now());
+                INSERT INTO live_rows SELECT i, '[1,2,3,4]', 'row ' || i, now() - interval '1 day' FROM generate_series(1, 200) AS i;
+                """)
+            let target = try await VectorServers.connect(VectorServers.pgTarget)
+            try await target.execute("DROP TABLE IF EXISTS live_rows")
+            let arguments = ["vectors", "--source", VectorServers.pgSource, "--target", VectorServers.pgTarget, "--table", "live_rows", "--create-tables",
+                             "--live", "--changed-column", "update_time", "--poll-interval", "1", "--checkpoint-dir", checkpointDirectory()]
+            let (process, out, _) = try CLI.start(arguments, environment: ["MIGRATE_SOURCE_PASSWORD": VectorServers.pgPassword,
+                                                                             "MIGRATE_TARGET_PASSWORD": VectorServers.pgPassword])
+            func note(_ id: Int) async throws -> String? {
+                guard let rows = try? await target.query("SELECT note FROM live_rows WHERE id = \(id)"), !rows.rows.isEmpty else { return nil }
+                return rows.text(0, 0)
+            }
+            try await Self.eventually("the copy has row 200") { try await note(200) == "row 200" }
+            try await source.execute("UPDATE live_rows SET note = 'changed', update_time = now() WHERE id = 7")
+            try await Self.eventually("the change arrives") { try await note(7) == "changed" }
+            kill(process.processIdentifier, SIGINT)
+            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(output)")
+            #expect(try await note(7) == "changed")
+            await source.close()
+            await target.close()
+        }
+
         @Test func aMissingChangedColumnIsRefusedBeforeAnyWrite() async throws {
             let connection = try await VectorServers.connect(VectorServers.pgSource)
             try await connection.execute("""
