@@ -23,7 +23,10 @@ struct CollectionWriter: BatchWriter {
 
     mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: records.count)
-        guard !records.isEmpty, let job = jobs[partition], case .collection(let collection) = job.target else { return outcome }
+        guard !records.isEmpty else { return outcome }
+        guard let job = jobs[partition], case .collection(let collection) = job.target else {
+            preconditionFailure("no target collection planned for \(partition)")
+        }
         let client = self.client ?? QdrantClient(configuration)
         self.client = client
         var body: [UInt8] = []
@@ -87,7 +90,11 @@ struct TableWriter: BatchWriter {
 
     mutating func write(_ records: [VectorRecord], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: records.count)
-        guard !records.isEmpty, let target = targets[partition], let job = jobs[partition] else { return outcome }
+        guard !records.isEmpty else { return outcome }
+        // Every job has its target table from the plan; without one, the rows would be counted and dropped.
+        guard let target = targets[partition], let job = jobs[partition] else {
+            preconditionFailure("no target table planned for \(partition)")
+        }
         let connection: PostgresConnection
         if let existing = self.connection {
             connection = existing
