@@ -51,7 +51,7 @@ public struct GraphInventory: Sendable {
         let batch = try await reader.next()
         let elapsed = ContinuousClock.now - started
         await reader.connection.close()
-        plan.sample = .init(records: batch.items.count, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        plan.sample = .init(records: batch.items.count, seconds: elapsed.inSeconds)
         guard case .neptune = settings.target else { return }
         let converter = PropertyConverter(policy: settings.mapping.properties)
         var conversions: [String: Int] = [:]

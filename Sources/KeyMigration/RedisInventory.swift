@@ -105,7 +105,7 @@ public struct RedisInventory: Sendable {
                 await connection.close()
                 throw error
             }
-            seconds += Self.seconds(elapsed)
+            seconds += elapsed.inSeconds
             for (key, (type, size)) in zip(keys, states) {
                 guard type != .none, options.filter.types.isEmpty || options.filter.types.contains(type) else { continue }
                 types[type, default: 0] += 1
@@ -150,9 +150,5 @@ public struct RedisInventory: Sendable {
 
     static func infoField(_ field: String, in info: String) -> Int? {
         infoText(field, in: info).flatMap { Int($0) }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -153,7 +153,7 @@ public actor ProgressReporter {
 
     /// The current state.
     public func snapshot() -> ProgressSnapshot {
-        let elapsed = Self.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).inSeconds
         let rate = smoothedRate > 0 ? smoothedRate : (elapsed > 0 ? Double(done) / elapsed : 0)
         var eta: Double?
         if let total, rate > 0 { eta = max(0, Double(total - done) / rate) }
@@ -163,7 +163,7 @@ public actor ProgressReporter {
 
     private func show() async {
         let now = ContinuousClock.now
-        let interval = Self.seconds(now - lastTick)
+        let interval = (now - lastTick).inSeconds
         if interval > 0 {
             let instant = Double(done - lastDone) / interval
             smoothedRate = smoothedRate == 0 ? instant : 0.7 * smoothedRate + 0.3 * instant
@@ -189,10 +189,6 @@ public actor ProgressReporter {
         if let eta = state.etaSeconds { parts.append("ETA \(Format.duration(eta))") }
         parts.append("elapsed \(Format.duration(state.elapsedSeconds))")
         return parts.joined(separator: "  ")
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 
@@ -247,5 +243,12 @@ public enum JSONLines {
             text = "{\"event\":\"\(event)\"}"
         }
         return text
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, with its fraction.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -70,7 +70,6 @@ public actor RateLimiter {
         let now = ContinuousClock.now
         let elapsed = now - last
         last = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        available = min(perSecond, available + seconds * perSecond)
+        available = min(perSecond, available + elapsed.inSeconds * perSecond)
     }
 }

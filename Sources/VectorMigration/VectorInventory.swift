@@ -37,8 +37,7 @@ public struct VectorInventory: Sendable {
             var reader = try await openReader(job, settings: settings, position: "")
             let batch = try await reader.next()
             let elapsed = ContinuousClock.now - started
-            result.sample = .init(records: batch.items.count,
-                                  seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            result.sample = .init(records: batch.items.count, seconds: elapsed.inSeconds)
             var sink = VectorSink(settings: settings, jobs: [job.name: job], targetTables: plan.targetTables, dryRun: true)
             let outcome = try await sink.write(batch.items, partition: job.name)
             await sink.reset()
