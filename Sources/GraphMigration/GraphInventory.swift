@@ -18,8 +18,8 @@ public struct GraphInventory: Sendable {
     public func take() async -> PhasePlan {
         var plan = PhasePlan(phase: "graph", source: settings.sourceDisplayName, target: settings.target.displayName, unit: "records")
         do {
-            let summary = try await GraphSummary.read(.bolt(settings.source, displayName: settings.sourceDisplayName))
-            plan.records = summary.labels.values.reduce(0, +) + summary.types.values.reduce(0, +)
+            let summary = try await GraphSummary.read(.bolt(settings.source, displayName: settings.sourceDisplayName), degrees: false)
+            plan.records = summary.nodes + summary.relationships
             plan.sections.append(.init(title: "nodes by label set", columns: ["labels", "nodes"],
                                        rows: summary.labels.sorted { $0.key < $1.key }.map { [$0.key.isEmpty ? "(none)" : $0.key, Format.count($0.value)] }))
             plan.sections.append(.init(title: "relationships by type", columns: ["type", "relationships"],
@@ -31,10 +31,9 @@ public struct GraphInventory: Sendable {
         if settings.export == nil || settings.export?.loaderRoleARN != nil {
             do {
                 try await GraphMigration.checkTarget(settings.target)
-                let counts = try await GraphSummary.read(settings.target)
-                let records = counts.labels.values.reduce(0, +) + counts.types.values.reduce(0, +)
-                plan.facts.append(["target holds", "\(Format.count(counts.labels.values.reduce(0, +))) nodes, \(Format.count(counts.types.values.reduce(0, +))) relationships"])
-                if records > 0 {
+                let counts = try await GraphSummary.read(settings.target, degrees: false)
+                plan.facts.append(["target holds", "\(Format.count(counts.nodes)) nodes, \(Format.count(counts.relationships)) relationships"])
+                if counts.nodes + counts.relationships > 0 {
                     plan.notes.append("the target is not empty: records with the same ids are merged, others stay (verify will count them)")
                 }
             } catch {

@@ -79,7 +79,13 @@ struct GraphSummary {
     static let typeQuery = "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c"
     static let degreeQuery = "MATCH (n) OPTIONAL MATCH (n)-[r]-() WITH n, count(r) AS d RETURN d, count(*) AS c"
 
-    static func read(_ store: GraphStore) async throws -> GraphSummary {
+    /// Nodes in all.
+    var nodes: Int { labels.values.reduce(0, +) }
+    /// Relationships in all.
+    var relationships: Int { types.values.reduce(0, +) }
+
+    /// Reads the counts, and the degree histogram unless `degrees` is false (it visits every relationship).
+    static func read(_ store: GraphStore, degrees: Bool = true) async throws -> GraphSummary {
         var summary = GraphSummary()
         switch store {
         case .bolt(let configuration, _):
@@ -89,7 +95,9 @@ struct GraphSummary {
                     summary.labels[(row[0].list?.compactMap(\.string) ?? []).sorted().joined(separator: ":"), default: 0] += Int(row[1].int ?? 0)
                 }
                 for row in try await connection.query(typeQuery) { summary.types[row[0].string ?? "", default: 0] += Int(row[1].int ?? 0) }
-                for row in try await connection.query(degreeQuery) { summary.degrees[String(row[0].int ?? 0), default: 0] += Int(row[1].int ?? 0) }
+                for row in degrees ? try await connection.query(degreeQuery) : [] {
+                    summary.degrees[String(row[0].int ?? 0), default: 0] += Int(row[1].int ?? 0)
+                }
             } catch {
                 await connection.close()
                 throw error
@@ -102,7 +110,9 @@ struct GraphSummary {
                     summary.labels[(row["l"]?.array?.compactMap(\.string) ?? []).sorted().joined(separator: ":"), default: 0] += Int(row["c"]?.int ?? 0)
                 }
                 for row in try await client.openCypher(typeQuery) { summary.types[row["t"]?.string ?? "", default: 0] += Int(row["c"]?.int ?? 0) }
-                for row in try await client.openCypher(degreeQuery) { summary.degrees[String(row["d"]?.int ?? 0), default: 0] += Int(row["c"]?.int ?? 0) }
+                for row in degrees ? try await client.openCypher(degreeQuery) : [] {
+                    summary.degrees[String(row["d"]?.int ?? 0), default: 0] += Int(row["c"]?.int ?? 0)
+                }
             } catch {
                 await client.close()
                 throw error
