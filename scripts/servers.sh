@@ -340,9 +340,39 @@ stop_instance() {
 # PostgreSQL
 # ---------------------------------------------------------------------------
 
+# PostgreSQL runs as the OS user postgres, which must reach its binaries and its
+# data directory through every parent directory. A checkout that user cannot
+# enter (under /root, or in a directory made by `mktemp -d`) keeps its
+# PostgreSQL instances, and a copy of the embedded PostgreSQL, under
+# /var/tmp/migrate-pg-<hash of the checkout's path> instead.
+pg_home() {
+    if runuser -u "$PG_OS_USER" -- test -x "$REPO" 2>/dev/null; then
+        echo "$SERVERS_DIR"
+    else
+        echo "/var/tmp/migrate-pg-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
+    fi
+}
+
+# An instance's directory: data, log, socket and pid.
+pg_dir() { echo "$(pg_home)/$1"; }
+
 pg_bin_for() {
+    local home
     case "$1" in
-        pg18) echo "$PG_BIN" ;;
+        pg18)
+            home="$(pg_home)"
+            if [[ $home == "$SERVERS_DIR" ]]; then
+                echo "$PG_BIN"
+            else
+                # The whole install (bin, lib, share with pgvector), keeping its layout.
+                if [[ ! -x $home/pginstall/bin/postgres ]]; then
+                    mkdir -p "$home"
+                    chmod 755 "$home"
+                    cp -a "$(dirname "$PG_BIN")" "$home/pginstall"
+                fi
+                echo "$home/pginstall/bin"
+            fi
+            ;;
         pg15) echo "$PG15_BIN" ;;
         *) die "unknown PostgreSQL kind $1" ;;
     esac
@@ -359,7 +389,7 @@ as_pg() {  # as_pg <dir> <command...>
 # working directory is that data directory (postgres chdirs to PGDATA).
 pg_pid() {
     local data pid
-    data="$(instance_dir "$1")/data"
+    data="$(pg_dir "$1")/data"
     [[ -f $data/postmaster.pid ]] || return 1
     pid="$(head -n 1 "$data/postmaster.pid")"
     [[ $pid =~ ^[0-9]+$ ]] || return 1
@@ -392,14 +422,14 @@ choose_socket_dir() {  # choose_socket_dir <instance dir>
 pg_admin() {  # pg_admin <name> <port> <database> [psql args...]
     local name="$1" port="$2" db="$3" sock
     shift 3
-    sock="$(<"$(instance_dir "$name")/socket_dir")"
+    sock="$(<"$(pg_dir "$name")/socket_dir")"
     timeout 60 "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$db" "$@"
 }
 
 # initdb a fresh cluster and start it (pg_ctl -w waits until it accepts connections).
 launch_pg() {  # launch_pg <name> <port> <kind>
     local name="$1" port="$2" kind="$3" dir bin sock
-    dir="$(instance_dir "$name")"
+    dir="$(pg_dir "$name")"
     bin="$(pg_bin_for "$kind")"
     if port_busy "$port"; then
         die "port $port (for '$name') is already in use by a process this checkout did not start; stop it first"
@@ -473,7 +503,7 @@ setup_pg() {  # setup_pg <name> <port> <kind>
     # Smoke test of pgvector's types and their binary COPY output (a temp table
     # in the postgres database; the extension is dropped again afterwards).
     local check
-    check="$(instance_dir "$name")/pgvector-check.bin"
+    check="$(pg_dir "$name")/pgvector-check.bin"
     pg_admin "$name" "$port" postgres \
         -c 'CREATE EXTENSION vector' \
         -c 'CREATE TEMP TABLE t (id int, v vector(3), h halfvec(3), s sparsevec(5))' \
@@ -489,7 +519,7 @@ setup_pg() {  # setup_pg <name> <port> <kind>
 # (immediate shutdown), then SIGKILL. Data and logs stay for post-mortems.
 stop_pg() {
     local name="$1" dir pid deadline sock sig
-    dir="$(instance_dir "$name")"
+    dir="$(pg_dir "$name")"
     if pid="$(pg_pid "$name")"; then
         for sig in INT QUIT KILL; do
             kill "-$sig" "$pid" 2>/dev/null || true
@@ -633,7 +663,7 @@ cmd_start() {
         launch_pg "$name" "$port" "$kind"
         setup_pg "$name" "$port" "$kind"
         pg_ok "$port" \
-            || die "PostgreSQL '$name' (port $port) does not accept $PG_USER over TCP; log: $(instance_dir "$name")/server.log"
+            || die "PostgreSQL '$name' (port $port) does not accept $PG_USER over TCP; log: $(pg_dir "$name")/server.log"
     done
 
     # All launched servers boot in parallel; now wait for each to answer.
@@ -761,7 +791,7 @@ cmd_stop() {
         done
         for line in "${POSTGRES[@]}"; do
             name="${line%%:*}"
-            if [[ -d $(instance_dir "$name") ]]; then stop_pg "$name"; fi
+            if [[ -d $(pg_dir "$name") ]]; then stop_pg "$name"; fi
         done
     fi
     rm -f "$SERVERS_ENV"
