@@ -364,13 +364,19 @@ pg_bin_for() {
             if [[ $home == "$SERVERS_DIR" ]]; then
                 echo "$PG_BIN"
             else
-                # The whole install (bin, lib, share with pgvector), keeping its layout.
-                if [[ ! -x $home/pginstall/bin/postgres ]]; then
-                    mkdir -p "$home"
+                # The whole install (bin, lib, share with pgvector) and the wheel's bundled
+                # libraries, which the binaries find at $ORIGIN/../../../<package>.libs.
+                local install package
+                install="$(dirname "$PG_BIN")"
+                package="$(dirname "$install")"
+                if [[ ! -x $home/site/$(basename "$package")/$(basename "$install")/bin/postgres ]]; then
+                    rm -rf "$home/site"
+                    mkdir -p "$home/site/$(basename "$package")"
                     chmod 755 "$home"
-                    cp -a "$(dirname "$PG_BIN")" "$home/pginstall"
+                    cp -a "$install" "$home/site/$(basename "$package")/"
+                    if [[ -d $package.libs ]]; then cp -a "$package.libs" "$home/site/"; fi
                 fi
-                echo "$home/pginstall/bin"
+                echo "$home/site/$(basename "$package")/$(basename "$install")/bin"
             fi
             ;;
         pg15) echo "$PG15_BIN" ;;
