@@ -150,8 +150,12 @@ struct KeyCopyWriter: BatchWriter {
         }
 
         if options.dryRun {
-            for info in toDump + toRebuild {
-                count(info, bytes: info.size, into: &outcome)
+            // The values are read (not written) so that the checksum is the one a copy would print.
+            let read = toDump + toRebuild
+            let digester = ValueDigester(reader: valueReader, bigKeyBytes: options.bigKeyBytes)
+            let digests = try await digester.digests(of: read.map { ($0.key, $0.state) }, client: sourceClient)
+            for (info, digest) in zip(read, digests) {
+                count(info, bytes: info.size, digest: digest, into: &outcome)
             }
             return outcome
         }
@@ -163,7 +167,8 @@ struct KeyCopyWriter: BatchWriter {
             }
         }
         var fallbacks: [KeyInfo] = []
-        for group in Self.split(toDump, maxBytes: options.pipelineBytes) {
+        // Each value travels twice from the source (its DUMP payload and its value, for the checksum).
+        for group in Self.split(toDump, maxBytes: options.pipelineBytes / 2) {
             fallbacks += try await dumpAndRestore(group, sourceClient: sourceClient, outcome: &outcome)
         }
         if !fallbacks.isEmpty { outcome.tally.add("fallbacks", fallbacks.count) }
@@ -174,39 +179,62 @@ struct KeyCopyWriter: BatchWriter {
     // MARK: Steps
 
     /// DUMP on the source, RESTORE … REPLACE ABSTTL on the target; returns the keys whose payload the target
-    /// cannot load, for the type-based copy.
+    /// cannot load, for the type-based copy. The value is read in the same pipeline, right after its DUMP, for
+    /// the checksum: a payload is not comparable across server versions, the value's digest is.
     private mutating func dumpAndRestore(_ group: [KeyInfo], sourceClient: RedisClient, outcome: inout BatchOutcome) async throws -> [KeyInfo] {
-        let dumps = try await sourceClient.pipeline(group.map { KeyedCommand(key: $0.key, RESPCommand("DUMP", $0.key)) })
+        var reads: [KeyedCommand] = []
+        reads.reserveCapacity(group.count * 2)
+        for info in group {
+            reads.append(KeyedCommand(key: info.key, RESPCommand("DUMP", info.key)))
+            if let read = ValueChunk.wholeReadCommand(key: info.key, type: info.type) { reads.append(KeyedCommand(key: info.key, read)) }
+        }
+        let replies = try await sourceClient.pipeline(reads)
+        var position = 0
         var fallbacks: [KeyInfo] = []
-        var byDatabase: [Int: [(KeyInfo, RESPCommand, Int)]] = [:]
-        for (info, dump) in zip(group, dumps) {
+        var byDatabase: [Int: [(info: KeyInfo, command: RESPCommand, bytes: Int, digest: [UInt8]?)]] = [:]
+        for info in group {
+            let dump = replies[position]
+            let value = ValueChunk.wholeReadCommand(key: info.key, type: info.type) == nil ? nil : replies[position + 1]
+            position += value == nil ? 1 : 2
             if let message = dump.errorMessage {
                 throw RedisError.commandFailed(sourceClient.configuration.endpoint, command: "DUMP", serverMessage: message)
             }
-            guard let payload = dump.bytes else {
+            guard let payload = dump.bytes, value != .null else {
                 // Deleted since it was scanned: mirror that.
                 outcome.tally.add("vanished")
-                byDatabase[info.target.database, default: []].append((info, RESPCommand("DEL", info.target.key), 0))
+                byDatabase[info.target.database, default: []].append((info, RESPCommand("DEL", info.target.key), 0, nil))
                 continue
             }
+            var digest: [UInt8]?
+            if let value {
+                if value.errorMessage == nil, let chunk = try ValueChunk(reply: value, type: info.type) {
+                    var valueDigest = ValueDigest(type: info.type)
+                    valueDigest.add(chunk)
+                    digest = valueDigest.finalize()
+                } else {
+                    // WRONGTYPE: the key was replaced by one of another type after TYPE; its new payload is copied,
+                    // but the checksum cannot describe it.
+                    outcome.tally.add("changed during copy")
+                }
+            }
             let command = RESPCommand("RESTORE", info.target.key, info.expireAt ?? 0, payload, "REPLACE", "ABSTTL")
-            byDatabase[info.target.database, default: []].append((info, command, payload.count))
+            byDatabase[info.target.database, default: []].append((info, command, payload.count, digest))
         }
         for (database, items) in byDatabase.sorted(by: { $0.key < $1.key }) {
             let client = try await targetClient(database)
-            let replies = try await client.pipeline(items.map { KeyedCommand(key: $0.0.target.key, $0.1) })
-            for ((info, command, bytes), reply) in zip(items, replies) {
-                guard command.name == "RESTORE" else { continue }
+            let replies = try await client.pipeline(items.map { KeyedCommand(key: $0.info.target.key, $0.command) })
+            for (item, reply) in zip(items, replies) {
+                guard item.command.name == "RESTORE" else { continue }
                 if let message = reply.errorMessage {
                     if Self.isIncompatiblePayload(message) {
-                        fallbacks.append(info)
+                        fallbacks.append(item.info)
                     } else {
-                        try refuse(info, command: "RESTORE", message: message, outcome: &outcome)
+                        try refuse(item.info, command: "RESTORE", message: message, outcome: &outcome)
                     }
                     continue
                 }
                 outcome.tally.add("restored")
-                count(info, bytes: bytes, into: &outcome)
+                count(item.info, bytes: item.bytes, digest: item.digest, into: &outcome)
             }
         }
         return fallbacks
@@ -229,32 +257,34 @@ struct KeyCopyWriter: BatchWriter {
         let replies = try await sourceClient.pipeline(small.map {
             KeyedCommand(key: $0.key, ValueChunk.wholeReadCommand(key: $0.key, type: $0.type)!)
         })
-        var byDatabase: [Int: [(KeyInfo, [RESPCommand], Int)]] = [:]
+        var byDatabase: [Int: [(KeyInfo, [RESPCommand], Int, [UInt8])]] = [:]
         for (info, reply) in zip(small, replies) {
             guard let chunk = try ValueChunk(reply: reply, type: info.type), chunk.size > 0 || info.type == .string else {
                 outcome.tally.add("vanished")
-                byDatabase[info.target.database, default: []].append((info, [RESPCommand("DEL", info.target.key)], -1))
+                byDatabase[info.target.database, default: []].append((info, [RESPCommand("DEL", info.target.key)], -1, []))
                 continue
             }
             var commands = chunk.writeCommands(key: info.target.key, first: true)
             if let expireAt = info.expireAt {
                 commands.append(RESPCommand("PEXPIREAT", info.target.key, expireAt))
             }
-            byDatabase[info.target.database, default: []].append((info, commands, chunk.byteCount))
+            var digest = ValueDigest(type: info.type)
+            digest.add(chunk)
+            byDatabase[info.target.database, default: []].append((info, commands, chunk.byteCount, digest.finalize()))
         }
         for (database, items) in byDatabase.sorted(by: { $0.key < $1.key }) {
             let client = try await targetClient(database)
             let commands = items.flatMap { item in item.1.map { KeyedCommand(key: item.0.target.key, $0) } }
             let replies = try await client.pipeline(commands)
             var position = 0
-            for (info, written, bytes) in items {
+            for (info, written, bytes, digest) in items {
                 let slice = replies[position..<(position + written.count)]
                 position += written.count
                 if let failed = zip(written, slice).first(where: { $0.1.errorMessage != nil }) {
                     try refuse(info, command: failed.0.name, message: failed.1.errorMessage!, outcome: &outcome)
                 } else if bytes >= 0 {
                     outcome.tally.add("rebuilt")
-                    count(info, bytes: bytes, into: &outcome)
+                    count(info, bytes: bytes, digest: digest, into: &outcome)
                 }
             }
         }
@@ -262,12 +292,13 @@ struct KeyCopyWriter: BatchWriter {
 
     private mutating func rebuildInChunks(_ info: KeyInfo, sourceClient: RedisClient, outcome: inout BatchOutcome) async throws {
         let client = try await targetClient(info.target.database)
-        let reader = ValueReader(elementsPerChunk: options.elementsPerChunk, bytesPerChunk: options.bytesPerChunk)
         var first = true
         var bytes = 0
         var refused = false
-        try await reader.read(info.key, type: info.type, from: sourceClient) { chunk in
+        var digest = ValueDigest(type: info.type)
+        try await valueReader.read(info.key, type: info.type, from: sourceClient) { chunk in
             guard !refused else { return }
+            digest.add(chunk)
             let commands = chunk.writeCommands(key: info.target.key, first: first)
             first = false
             bytes += chunk.byteCount
@@ -296,7 +327,7 @@ struct KeyCopyWriter: BatchWriter {
             return
         }
         outcome.tally.add("rebuilt")
-        count(info, bytes: bytes, into: &outcome)
+        count(info, bytes: bytes, digest: digest.finalize(), into: &outcome)
     }
 
     /// The commands that give a rebuilt stream its last id, counters and consumer groups (pending entries are
@@ -329,13 +360,15 @@ struct KeyCopyWriter: BatchWriter {
 
     // MARK: Helpers
 
-    private func count(_ info: KeyInfo, bytes: Int, into outcome: inout BatchOutcome) {
+    /// Counts a key the target acknowledged, and adds its ``KeyRecord`` to the checksum.
+    private func count(_ info: KeyInfo, bytes: Int, digest: [UInt8]?, into outcome: inout BatchOutcome) {
         outcome.bytes += bytes
         outcome.tally.add("copied")
         outcome.tally.add("bytes", bytes)
         outcome.tally.add("type \(info.type.rawValue)")
         outcome.tally.add("db \(info.database)")
-        outcome.checksum.add(record: KeyRecord.identity(database: info.database, key: info.key, type: info.type))
+        outcome.checksum.add(record: KeyRecord.checksum(database: info.database, key: info.key, type: info.type, value: digest,
+                                                        expires: info.expireAt != nil))
     }
 
     private func refuse(_ info: KeyInfo, command: String, message: String, outcome: inout BatchOutcome) throws {
@@ -346,6 +379,10 @@ struct KeyCopyWriter: BatchWriter {
         guard options.skipRefused else { throw error }
         outcome.tally.add("refused")
         outcome.problems.append(error.description)
+    }
+
+    private var valueReader: ValueReader {
+        ValueReader(elementsPerChunk: options.elementsPerChunk, bytesPerChunk: options.bytesPerChunk)
     }
 
     private mutating func sourceClient(_ database: Int) async throws -> DatabaseClient {
@@ -392,19 +429,5 @@ struct KeyCopyWriter: BatchWriter {
             if let name = items[index].string { fields[name] = items[index + 1] }
         }
         return fields
-    }
-}
-
-/// Canonical records for checksums.
-enum KeyRecord {
-    /// The identity of a key: database, name and type.
-    static func identity(database: Int, key: [UInt8], type: RedisType) -> [UInt8] {
-        var record: [UInt8] = []
-        record.reserveCapacity(key.count + 24)
-        withUnsafeBytes(of: UInt64(database).littleEndian) { record.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt64(key.count).littleEndian) { record.append(contentsOf: $0) }
-        record.append(contentsOf: key)
-        record.append(contentsOf: type.rawValue.utf8)
-        return record
     }
 }

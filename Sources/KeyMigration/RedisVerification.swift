@@ -24,6 +24,11 @@ public struct RedisVerifyOptions: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// Digests values with these chunk sizes.
+    var digester: ValueDigester {
+        ValueDigester(reader: ValueReader(elementsPerChunk: elementsPerChunk, bytesPerChunk: bytesPerChunk), bigKeyBytes: bigKeyBytes)
+    }
 }
 
 /// `migrate verify redis`: compares source and target in both directions (missing, extra, type, TTL, value).
@@ -52,7 +57,7 @@ public struct RedisVerification: Sendable {
             startedAt: startedAt,
             totals: comparison.totals.excluding(breakdownLabels),
             checksum: comparison.checksum,
-            sections: Self.sections(comparison.totals),
+            sections: Self.sections(comparison.totals) + [comparison.checksumSection],
             problems: comparison.problems
         )
     }
@@ -61,8 +66,10 @@ public struct RedisVerification: Sendable {
     struct Comparison: Sendable {
         /// Counters of both directions, with per-type and per-database breakdowns.
         var totals: Tally
-        /// The checksum over the source keys compared.
+        /// The checksum over the source keys compared (``KeyRecord``), the one `migrate redis` prints after a copy.
         var checksum: OrderIndependentChecksum
+        /// The same checksum over the target's keys: the counterparts of the source keys compared, and the extra keys.
+        var targetChecksum: OrderIndependentChecksum
         /// The first differences, and how many more there were.
         var problems: [String]
 
@@ -73,6 +80,14 @@ public struct RedisVerification: Sendable {
 
         /// The kinds of difference.
         static let kinds = ["missing in target", "extra in target", "type differs", "ttl differs", "value differs"]
+
+        /// Both checksums, as a report section.
+        var checksumSection: MigrationReport.Section {
+            .init(title: "checksums", columns: ["side", "keys", "checksum"], rows: [
+                ["source", Format.count(checksum.count), checksum.hex],
+                ["target", Format.count(targetChecksum.count), targetChecksum.hex],
+            ])
+        }
     }
 
     /// Compares source → target (every source key exists with the same type, expiry and value), then
@@ -90,6 +105,7 @@ public struct RedisVerification: Sendable {
         let options = self.options
         let batchSize = settings.batchSize
         let sourceDatabases = plan.sourceDatabases
+        let targetChecksum = ChecksumAccumulator()
 
         // Source → target: every source key exists on the target with the same type, expiry and value.
         let forwardProgress = ProgressReporter(phase: "verify source→target", unit: "keys",
@@ -109,7 +125,7 @@ public struct RedisVerification: Sendable {
             makeWriter: {
                 let databases = sourceNodes.mapValues(\.database)
                 return KeyCompareWriter(source: source, target: target, options: options, partitionDatabases: databases,
-                                        repair: repair.map { KeyCopyWriter(source: source, target: target, options: $0, partitionDatabases: databases,
+                                        targetChecksum: targetChecksum, repair: repair.map { KeyCopyWriter(source: source, target: target, options: $0, partitionDatabases: databases,
                                                                            sourceDatabases: sourceDatabases) })
             }
         )
@@ -142,7 +158,9 @@ public struct RedisVerification: Sendable {
         var problems = forward.problems + backward.problems
         let total = forward.problemCount + backward.problemCount
         if total > problems.count { problems.append("… and \(total - problems.count) more") }
-        return Comparison(totals: totals, checksum: forward.checkpoint.checksum, problems: problems)
+        var targetSide = await targetChecksum.checksum
+        targetSide.merge(backward.checkpoint.checksum)
+        return Comparison(totals: totals, checksum: forward.checkpoint.checksum, targetChecksum: targetSide, problems: problems)
     }
 
     /// The target's primaries times every target database that holds keys or receives a source database.
@@ -238,15 +256,19 @@ struct KeyCompareWriter: BatchWriter {
     let target: RedisDeployment
     let options: RedisVerifyOptions
     let partitionDatabases: [String: Int]
+    /// Collects the target side's checksum (the outcome's checksum is the source side's).
+    let targetChecksum: ChecksumAccumulator
     private var clients: DatabaseClients
     /// Copies differing and missing keys again, when the comparison repairs.
     private var repair: KeyCopyWriter?
 
-    init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, partitionDatabases: [String: Int], repair: KeyCopyWriter? = nil) {
+    init(source: RedisDeployment, target: RedisDeployment, options: RedisVerifyOptions, partitionDatabases: [String: Int],
+         targetChecksum: ChecksumAccumulator, repair: KeyCopyWriter? = nil) {
         self.source = source
         self.target = target
         self.options = options
         self.partitionDatabases = partitionDatabases
+        self.targetChecksum = targetChecksum
         self.clients = DatabaseClients(source: source, target: target)
         self.repair = repair
     }
@@ -265,7 +287,7 @@ struct KeyCompareWriter: BatchWriter {
         for (key, state) in zip(keys, sourceStates) where state.type != .none && options.filter.admits(type: state.type) {
             present.append((key, state))
         }
-        let sourceDigests = try await digester.digests(of: present, client: sourceSide.client)
+        let sourceDigests = try await options.digester.digests(of: present, client: sourceSide.client)
 
         var byTarget: [Int: [Int]] = [:]
         let mapped = present.map { options.mapping.map($0.key, database: database) }
@@ -273,11 +295,12 @@ struct KeyCompareWriter: BatchWriter {
             byTarget[target.database, default: []].append(index)
         }
         var differing: [[UInt8]] = []
+        var targetSum = OrderIndependentChecksum()
         for (targetDatabase, indices) in byTarget.sorted(by: { $0.key < $1.key }) {
             let targetSide = try await clients.target(targetDatabase)
             let targetKeys = indices.map { mapped[$0].key }
             let targetStates = try await targetSide.inspect(targetKeys)
-            let targetDigests = try await digester.digests(of: Array(zip(targetKeys, targetStates)).map { ($0.0, $0.1) }, client: targetSide.client)
+            let targetDigests = try await options.digester.digests(of: Array(zip(targetKeys, targetStates)).map { ($0.0, $0.1) }, client: targetSide.client)
             for (position, index) in indices.enumerated() {
                 let (key, state) = present[index]
                 let theirs = targetStates[position]
@@ -287,9 +310,12 @@ struct KeyCompareWriter: BatchWriter {
                     for label in labels { outcome.tally.add("\(kind) \(label)") }
                 }
                 count("source")
-                var identity = KeyRecord.identity(database: database, key: key, type: state.type)
-                identity += sourceDigests[index] ?? []
-                outcome.checksum.add(record: identity)
+                outcome.checksum.add(record: KeyRecord.checksum(database: database, key: key, type: state.type, value: sourceDigests[index],
+                                                                expires: state.expireAt != nil))
+                if theirs.type != .none {
+                    targetSum.add(record: KeyRecord.checksum(database: database, key: key, type: theirs.type, value: targetDigests[position],
+                                                             expires: theirs.expireAt != nil))
+                }
                 let difference: String?
                 if theirs.type == .none {
                     difference = "missing in target"
@@ -316,12 +342,8 @@ struct KeyCompareWriter: BatchWriter {
             self.repair = repair
             outcome.tally.add("repaired", differing.count)
         }
+        await targetChecksum.add(targetSum)
         return outcome
-    }
-
-    private var digester: ValueDigester {
-        ValueDigester(reader: ValueReader(elementsPerChunk: options.elementsPerChunk, bytesPerChunk: options.bytesPerChunk),
-                      bigKeyBytes: options.bigKeyBytes)
     }
 
     private func expiriesAgree(_ ours: Int64?, _ theirs: Int64?) -> Bool {
@@ -379,12 +401,15 @@ struct ExtraKeyWriter: BatchWriter {
             inScope = zip(keys, states).filter { options.filter.admits(type: $0.1.type) }.map(\.0)
         }
         var bySource: [Int: [([UInt8], [UInt8])]] = [:]
+        // Extra keys by the name they are checksummed under: their source-side name, or their own.
+        var extras: [(key: [UInt8], origin: (database: Int, key: [UInt8]))] = []
         for key in inScope {
             guard let origin = options.mapping.unmap(key, database: database, sourceDatabases: sourceDatabases) else {
                 // No source database maps here: the key is extra, attributed to a shard by its own name.
                 guard options.filter.inShard(key) else { continue }
                 outcome.tally.add("target")
                 report(key, database: database, into: &outcome)
+                extras.append((key, (database, key)))
                 continue
             }
             guard options.filter.admits(origin.key) else { continue }
@@ -394,21 +419,37 @@ struct ExtraKeyWriter: BatchWriter {
         for (sourceDatabase, pairs) in bySource.sorted(by: { $0.key < $1.key }) {
             let sourceSide = try await clients.source(sourceDatabase)
             let replies = try await sourceSide.client.pipeline(pairs.map { KeyedCommand(key: $0.1, RESPCommand("EXISTS", $0.1)) })
-            var extras: [[UInt8]] = []
+            var missing: [[UInt8]] = []
             for (pair, reply) in zip(pairs, replies) where reply.integer == 0 {
                 report(pair.0, database: database, into: &outcome)
-                extras.append(pair.0)
+                missing.append(pair.0)
+                extras.append((pair.0, (sourceDatabase, pair.1)))
             }
-            if repair && !extras.isEmpty {
+            if repair && !missing.isEmpty {
                 let targetSide = try await clients.target(database)
-                let deleted = try await targetSide.client.pipeline(extras.map { KeyedCommand(key: $0, RESPCommand("DEL", $0)) })
+                let deleted = try await targetSide.client.pipeline(missing.map { KeyedCommand(key: $0, RESPCommand("DEL", $0)) })
                 if let failed = deleted.first(where: { $0.errorMessage != nil }) {
                     throw RedisError.commandFailed(targetSide.client.configuration.endpoint, command: "DEL", serverMessage: failed.errorMessage!)
                 }
-                outcome.tally.add("repaired", extras.count)
+                outcome.tally.add("repaired", missing.count)
             }
         }
+        if !extras.isEmpty && !repair {
+            try await checksum(extras, database: database, into: &outcome)
+        }
         return outcome
+    }
+
+    /// Adds the extra keys to the target side's checksum (a repairing comparison deletes them instead).
+    private mutating func checksum(_ extras: [(key: [UInt8], origin: (database: Int, key: [UInt8]))], database: Int,
+                                   into outcome: inout BatchOutcome) async throws {
+        let targetSide = try await clients.target(database)
+        let states = try await targetSide.inspect(extras.map(\.key))
+        let digests = try await options.digester.digests(of: Array(zip(extras.map(\.key), states)).map { ($0.0, $0.1) }, client: targetSide.client)
+        for (extra, (state, digest)) in zip(extras, zip(states, digests)) where state.type != .none {
+            outcome.checksum.add(record: KeyRecord.checksum(database: extra.origin.database, key: extra.origin.key, type: state.type,
+                                                            value: digest, expires: state.expireAt != nil))
+        }
     }
 
     private func report(_ key: [UInt8], database: Int, into outcome: inout BatchOutcome) {
@@ -449,5 +490,14 @@ struct DatabaseClients {
         for client in targets.values { await client.client.close() }
         sources = [:]
         targets = [:]
+    }
+}
+
+/// The target side's checksum, added to by every comparing writer (each adds a batch once, when it has compared it).
+actor ChecksumAccumulator {
+    private(set) var checksum = OrderIndependentChecksum()
+
+    func add(_ batch: OrderIndependentChecksum) {
+        checksum.merge(batch)
     }
 }

@@ -118,3 +118,23 @@ struct ValueDigester {
         return results
     }
 }
+
+/// The one checksum record of a key, the same in `migrate redis`'s summary and in `migrate verify redis` (source
+/// and target side): the source database and the source-side name (a target key is named by what it was copied
+/// from, so a `--db-map` prefix does not change the checksum), the type, the value's ``ValueDigest`` (empty for
+/// module types, which are compared by presence only), and whether the key expires (not when: a copy made a
+/// moment later keeps the same absolute expiry, but a relative one drifts).
+enum KeyRecord {
+    static func checksum(database: Int, key: [UInt8], type: RedisType, value: [UInt8]?, expires: Bool) -> [UInt8] {
+        var record: [UInt8] = []
+        record.reserveCapacity(key.count + 64)
+        withUnsafeBytes(of: UInt64(database).littleEndian) { record.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(key.count).littleEndian) { record.append(contentsOf: $0) }
+        record.append(contentsOf: key)
+        record.append(UInt8(type.rawValue.utf8.count))
+        record.append(contentsOf: type.rawValue.utf8)
+        record.append(contentsOf: value ?? [])
+        record.append(expires ? 1 : 0)
+        return record
+    }
+}

@@ -93,6 +93,50 @@ extension Integration {
             await target.close()
         }
 
+        /// One checksum definition: the line `migrate redis` prints is the line `migrate verify redis` prints, over
+        /// every type (DUMP/RESTORE, struct mode and big keys in chunks), and verify's target side agrees.
+        @Test(arguments: [[], ["--mode", "struct"], ["--big-key-bytes", "1024"]])
+        func copyAndVerifyPrintTheSameChecksum(copyOptions: [String]) async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            var keys = try await fillEveryType(source)
+            // Values over 1024 bytes, so that `--big-key-bytes 1024` copies them in chunks.
+            let many = (0..<300).map { "element-\($0)" }
+            for reply in try await source.pipeline([
+                KeyedCommand(key: nil, RESPCommand("HSET", arguments: ["wide:hash"] + many.flatMap { [$0, $0 + "-value"] })),
+                KeyedCommand(key: nil, RESPCommand("RPUSH", arguments: ["wide:list"] + many)),
+                KeyedCommand(key: nil, RESPCommand("ZADD", arguments: ["wide:zset"] + many.enumerated().flatMap { ["\(Double($0.offset) / 3)", $0.element] })),
+            ]) {
+                #expect(reply.errorMessage == nil)
+            }
+            try await source.must("SET", "wide:string", String(repeating: "x", count: 5000), "PX", 3_600_000)
+            let other = try await Servers.client(Servers.source, database: 2)
+            try await other.must("HSET", "other:db", "f", "v")
+            await other.close()
+            keys += 5
+            let copy = try await CLI.run(["redis", "--source", Servers.source, "--target", Servers.target, "--db-map", "2:db2:",
+                                          "--fresh", "--checkpoint-dir", checkpointDirectory()] + copyOptions)
+            #expect(copy.status == 0, "\(copy.output)")
+            let verification = try await CLI.run(["verify", "redis", "--source", Servers.source, "--target", Servers.target, "--db-map", "2:db2:"])
+            #expect(verification.status == 0, "\(verification.output)")
+            func checksumLine(_ output: String) -> String? {
+                output.split(separator: "\n").first { $0.hasPrefix("  checksum ") }.map(String.init)
+            }
+            let copied = try #require(checksumLine(copy.stdout), "\(copy.stdout)")
+            #expect(copied.hasSuffix("over \(keys) records"), "\(copied)")
+            #expect(checksumLine(verification.stdout) == copied, "\(copy.stdout)\n\(verification.stdout)")
+            // The "checksums" section: `source  N  HEX` and `target  N  HEX`.
+            let rows: [[Substring]] = verification.stdout.split(separator: "\n").map { $0.split(separator: " ") }
+            let sides: [String] = rows.filter { row in row.count == 3 && (row[0] == "source" || row[0] == "target") && row[2].count == 32 }
+                .map { row in "\(row[1]) \(row[2])" }
+            let expected = "\(keys) \(copied.split(separator: " ")[1])"
+            #expect(sides == [expected, expected], "\(verification.stdout)")
+            await source.close()
+            await target.close()
+        }
+
         @Test func badConnectionsFailClearlyAndWriteNothing() async throws {
             let target = try await Servers.client(Servers.target)
             try await target.flushAll()

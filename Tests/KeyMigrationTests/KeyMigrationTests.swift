@@ -134,6 +134,17 @@ import Testing
         #expect(digest(.list, [.list([a])]) != digest(.set, [.set([a])]))
     }
 
+    @Test func checksumRecordsCoverNameTypeValueAndWhetherTheKeyExpires() {
+        let key = Array("k".utf8), value = Array(repeating: UInt8(7), count: 32)
+        let base = KeyRecord.checksum(database: 0, key: key, type: .string, value: value, expires: false)
+        #expect(base != KeyRecord.checksum(database: 1, key: key, type: .string, value: value, expires: false))
+        #expect(base != KeyRecord.checksum(database: 0, key: Array("j".utf8), type: .string, value: value, expires: false))
+        #expect(base != KeyRecord.checksum(database: 0, key: key, type: .list, value: value, expires: false))
+        #expect(base != KeyRecord.checksum(database: 0, key: key, type: .string, value: Array(repeating: 8, count: 32), expires: false))
+        #expect(base != KeyRecord.checksum(database: 0, key: key, type: .string, value: value, expires: true))
+        #expect(base == KeyRecord.checksum(database: 0, key: key, type: .string, value: value, expires: false))
+    }
+
     @Test func hyperLogLogCacheDoesNotCountAsADifference() {
         func digest(_ bytes: [UInt8]) -> [UInt8] {
             var digest = ValueDigest(type: .string)
