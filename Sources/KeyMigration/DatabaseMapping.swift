@@ -119,6 +119,30 @@ public struct DatabaseMapping: Sendable, Hashable {
         }
     }
 
+    /// Two rules into one target database where one prefix starts with the other (an unmapped database's empty
+    /// prefix included): a key of `outer`'s database whose name starts with `remainder` lands among `inner`'s keys.
+    public struct Overlap: Sendable, Hashable {
+        /// The rule with the shorter prefix.
+        public var outer: Rule
+        /// The rule with the longer prefix.
+        public var inner: Rule
+
+        /// What a name of `outer`'s database must start with to land under `inner`'s prefix.
+        public var remainder: [UInt8] { Array(inner.prefix.dropFirst(outer.prefix.count)) }
+    }
+
+    /// Every overlap among the rules of `sourceDatabases` (the keys that really collide are found by scanning
+    /// the outer databases for the remainder).
+    public func overlaps(sourceDatabases: [Int]) -> [Overlap] {
+        let used = sourceDatabases.sorted().map(rule(for:))
+        return used.flatMap { outer in
+            used.filter { inner in
+                inner.source != outer.source && inner.target == outer.target && inner.prefix.count > outer.prefix.count
+                    && inner.prefix.starts(with: outer.prefix)
+            }.map { Overlap(outer: outer, inner: $0) }
+        }
+    }
+
     /// The rule of another source database whose keys `key` of `database` would land among, if any: with
     /// `--db-map 3:db3:`, a key `db3:x` in database 0 would be indistinguishable from key `x` of database 3.
     public func collision(for key: [UInt8], database: Int, sourceDatabases: [Int]) -> Rule? {

@@ -9,6 +9,17 @@ public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
         pattern = Array(text.utf8)
     }
 
+    /// The pattern matching exactly the names that start with `prefix` (its `*`, `?`, `[`, `]` and `\` escaped).
+    public init(prefix: [UInt8]) {
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(prefix.count + 1)
+        for byte in prefix {
+            if Array("*?[]\\".utf8).contains(byte) { escaped.append(UInt8(ascii: "\\")) }
+            escaped.append(byte)
+        }
+        pattern = escaped + [UInt8(ascii: "*")]
+    }
+
     public var description: String { String(decoding: pattern, as: UTF8.self) }
 
     /// Whether `key` matches.

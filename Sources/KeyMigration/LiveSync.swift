@@ -43,7 +43,8 @@ public struct LiveSync: Sendable {
         let startedAt = Date()
         let settings = migration.settings
         let logger = settings.logger
-        let plan = try await KeyspacePlan.make(settings: settings, mapping: migration.options.mapping, alwaysInclude: [0])
+        let plan = try await KeyspacePlan.make(settings: settings, mapping: migration.options.mapping, alwaysInclude: [0],
+                                               writing: migration.options.filter)
         let source = try await settings.source.connect()
         let heartbeatChannel = "migrate:live:\(UUID().uuidString.lowercased())"
         var setup: NotificationSetup

@@ -26,7 +26,7 @@ public struct RedisInventory: Sendable {
         var plan = PhasePlan(phase: "keys", source: settings.source.displayName, target: settings.target.displayName, unit: "keys")
         let keyspace: KeyspacePlan
         do {
-            keyspace = try await KeyspacePlan.make(settings: settings, mapping: options.mapping)
+            keyspace = try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter)
         } catch {
             plan.problems.append("\(error)")
             return plan

@@ -61,7 +61,7 @@ public struct RedisMigration: Sendable {
     /// written; a failure during the copy returns a report with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
         let startedAt = Date()
-        let plan = try await KeyspacePlan.make(settings: settings, mapping: options.mapping)
+        let plan = try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter)
         let store = CheckpointStore(path: checkpointPath)
         let (checkpoint, resumed) = options.dryRun
             ? (Checkpoint(migration: "redis", fingerprint: fingerprint, startedAt: startedAt), false)
@@ -193,11 +193,16 @@ struct KeyspacePlan {
     /// Connects to both sides (so bad addresses, credentials and certificates fail before any write), lists the
     /// source databases with keys, and checks the database mapping against the target.
     /// `alwaysInclude` lists databases to plan for even when they hold no keys (a live sync follows writes into
-    /// them) unless `settings.databases` chooses.
-    static func make(settings: RedisRunSettings, mapping: DatabaseMapping, alwaysInclude: [Int] = []) async throws -> KeyspacePlan {
+    /// them) unless `settings.databases` chooses. A run that writes passes its filter as `writing`: the source is
+    /// then scanned for keys the mapping would put among another database's keys (``MappingCollisions``).
+    static func make(settings: RedisRunSettings, mapping: DatabaseMapping, alwaysInclude: [Int] = [],
+                     writing filter: KeyFilter? = nil) async throws -> KeyspacePlan {
         let source = try await settings.source.connect()
         do {
             let plan = try await make(source: source, settings: settings, mapping: mapping, alwaysInclude: alwaysInclude)
+            if let filter {
+                try await MappingCollisions.check(mapping, sourceDatabases: plan.sourceDatabases, source: source, filter: filter)
+            }
             await source.close()
             return plan
         } catch {

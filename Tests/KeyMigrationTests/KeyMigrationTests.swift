@@ -88,6 +88,23 @@ import Testing
         #expect(mapping.collision(for: Array("x".utf8), database: 3, sourceDatabases: [0, 3]) == nil)
     }
 
+    @Test func findsPrefixesOneOfWhichStartsWithTheOther() throws {
+        let mapping = try DatabaseMapping(arguments: ["1:a:", "2:a:b:", "3:c:", "4=5", "6=5:x"])
+        let overlaps = mapping.overlaps(sourceDatabases: [0, 1, 2, 3, 4, 6])
+        let described = overlaps.map { "\($0.outer.source)>\($0.inner.source):\(String(decoding: $0.remainder, as: UTF8.self))" }
+        // Database 0 keeps its names in database 0, so every prefix there starts with its empty one.
+        #expect(Set(described) == ["0>1:a:", "0>2:a:b:", "0>3:c:", "1>2:b:", "4>6:x"])
+        #expect(mapping.overlaps(sourceDatabases: [1, 3]).isEmpty)
+    }
+
+    @Test func prefixPatternsMatchTheirPrefixLiterally() {
+        let pattern = GlobPattern(prefix: Array("a*[b]?\\".utf8))
+        #expect(pattern.matches(Array("a*[b]?\\tail".utf8)))
+        #expect(pattern.matches(Array("a*[b]?\\".utf8)))
+        #expect(!pattern.matches(Array("aX[b]?\\tail".utf8)))
+        #expect(!pattern.matches(Array("a*b?\\".utf8)))
+    }
+
     @Test func unmapsTargetKeysToTheirSource() throws {
         let mapping = try DatabaseMapping(arguments: ["1:db1:"])
         #expect(mapping.unmap(Array("db1:k".utf8), database: 0, sourceDatabases: [0, 1])! == (1, Array("k".utf8)))
