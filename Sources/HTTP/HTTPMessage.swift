@@ -1,3 +1,4 @@
+import Failures
 /// An HTTP/1.1 request.
 public struct HTTPRequest: Sendable {
     /// `GET`, `PUT`, `POST`, `DELETE`, ...
@@ -54,7 +55,7 @@ public struct HTTPHeader: Sendable, Equatable {
 }
 
 /// Why an HTTP exchange failed below the level of status codes.
-public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum HTTPError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     /// Connecting, TLS, reading or writing failed.
     case transport(String, transient: Bool)
     /// The server's bytes were not an HTTP/1.1 response.

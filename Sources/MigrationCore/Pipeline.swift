@@ -50,14 +50,18 @@ public struct BatchOutcome: Sendable {
     public var checksum: OrderIndependentChecksum
     /// Problems for the report (refused keys, differences), first ones first.
     public var problems: [String]
+    /// The account of every record of the batch, per unit.
+    public var ledger: Ledger
 
     /// An empty outcome.
-    public init(units: Int = 0, bytes: Int = 0, tally: Tally = Tally(), checksum: OrderIndependentChecksum = .init(), problems: [String] = []) {
+    public init(units: Int = 0, bytes: Int = 0, tally: Tally = Tally(), checksum: OrderIndependentChecksum = .init(), problems: [String] = [],
+                ledger: Ledger = Ledger()) {
         self.units = units
         self.bytes = bytes
         self.tally = tally
         self.checksum = checksum
         self.problems = problems
+        self.ledger = ledger
     }
 }
 
@@ -297,6 +301,7 @@ actor CommitState {
         for result in commit.results {
             partitionState.tally.merge(result.tally)
             partitionState.checksum.merge(result.checksum)
+            partitionState.ledger.merge(result.ledger)
         }
         partitionState.position = commit.position
         if lastSequence[partition] != nil, ledgers[partition]?.inFlight == 0 {

@@ -229,11 +229,7 @@ struct RunOptions: ParsableArguments {
         if let reportFile {
             try await report.write(toPath: reportFile)
         }
-        switch report.outcome {
-        case .succeeded, .dryRun: return
-        case .mismatched: throw ExitCodes.mismatched
-        case .failed, .incomplete: throw ExitCodes.failed
-        }
+        try ExitCodes.check(report.outcome)
     }
 }
 
