@@ -1,4 +1,5 @@
 import Foundation
+import MigrationCore
 import Yams
 
 /// Where each source database goes on the target: a database number and a key prefix.
@@ -31,10 +32,14 @@ public struct DatabaseMapping: Sendable, Hashable {
 
     /// The explicit rules by source database.
     public private(set) var rules: [Int: Rule]
+    /// Source databases that must hold keys: a mapping file's entries not marked `optional: true`.
+    public private(set) var required: Set<Int>
 
-    /// A mapping with the given rules; databases without a rule keep their number and names.
-    public init(rules: [Rule] = []) {
+    /// A mapping with the given rules; databases without a rule keep their number and names. Databases in
+    /// `required` must hold keys on the source (see ``checkRequired(keysPerDatabase:selected:)``).
+    public init(rules: [Rule] = [], required: Set<Int> = []) {
         self.rules = Dictionary(rules.map { ($0.source, $0) }, uniquingKeysWith: { _, last in last })
+        self.required = required
     }
 
     /// Parses `--db-map` values: `SRC:PREFIX` (into database 0 under PREFIX), `SRC=DST` (another database),
@@ -51,26 +56,54 @@ public struct DatabaseMapping: Sendable, Hashable {
         self.init(rules: rules)
     }
 
-    /// Loads a mapping file (see `mappings/redis-databases.yaml`).
+    /// Loads a mapping file (see `mappings/redis-databases.yaml`). A field the format does not know is an error
+    /// (a misspelt `prefx:` would otherwise copy the database without its prefix).
     public init(yamlFile path: String) throws(InvalidMapping) {
         struct File: Decodable {
             struct Entry: Decodable {
                 var db: Int?
                 var prefix: String?
+                var optional: Bool
+
+                enum CodingKeys: String, CodingKey, CaseIterable { case db, prefix, optional }
+
+                init(from decoder: any Decoder) throws {
+                    try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+                    let container = try decoder.container(keyedBy: CodingKeys.self)
+                    db = try container.decodeIfPresent(Int.self, forKey: .db)
+                    prefix = try container.decodeIfPresent(String.self, forKey: .prefix)
+                    optional = try container.decodeIfPresent(Bool.self, forKey: .optional) ?? false
+                }
             }
             var databases: [Int: Entry]
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case databases }
+
+            init(from decoder: any Decoder) throws {
+                try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+                databases = try decoder.container(keyedBy: CodingKeys.self).decode([Int: Entry].self, forKey: .databases)
+            }
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw InvalidMapping(description: "cannot read mapping file '\(path)': check the path")
         }
+        let file: File
         do {
-            let file = try YAMLDecoder().decode(File.self, from: data)
-            self.init(rules: file.databases.map { source, entry in
-                Rule(source: source, target: entry.db ?? (entry.prefix == nil ? source : 0), prefix: Array((entry.prefix ?? "").utf8))
-            })
+            file = try YAMLDecoder().decode(File.self, from: data)
+        } catch let error as UnknownFieldError {
+            throw InvalidMapping(description: "mapping file '\(path)': \(error)")
         } catch {
             throw InvalidMapping(description: "mapping file '\(path)' is not valid: \(error). Expected `databases: {3: {prefix: \"db3:\"}}`")
         }
+        if let negative = file.databases.first(where: { $0.key < 0 || ($0.value.db ?? 0) < 0 }) {
+            throw InvalidMapping(description: "mapping file '\(path)': databases[\(negative.key)]: database numbers are 0 or more")
+        }
+        self.init(
+            rules: file.databases.map { source, entry in
+                Rule(source: source, target: entry.db ?? (entry.prefix == nil ? source : 0), prefix: Array((entry.prefix ?? "").utf8))
+            },
+            required: Set(file.databases.filter { !$0.value.optional }.keys)
+        )
     }
 
     private static func parse(_ text: String) throws(InvalidMapping) -> Rule {
@@ -99,6 +132,23 @@ public struct DatabaseMapping: Sendable, Hashable {
     /// The rule for source database `database`.
     public func rule(for database: Int) -> Rule {
         rules[database] ?? Rule(source: database, target: database)
+    }
+
+    /// Checks that every required database the run reads holds keys: an entry for a database the source does not
+    /// have is a typo that would leave the intended database's keys where they were.
+    /// - Parameters:
+    ///   - keysPerDatabase: the source's keys per database.
+    ///   - selected: the databases the run reads (`--db`), or `nil` for all.
+    public func checkRequired(keysPerDatabase: [Int: Int], selected: [Int]?) throws(InvalidMapping) {
+        let empty = required.filter { (keysPerDatabase[$0] ?? 0) == 0 && (selected?.contains($0) ?? true) }.sorted()
+        guard !empty.isEmpty else { return }
+        let existing = keysPerDatabase.filter { $0.value > 0 }.keys.sorted()
+        let names = empty.map(String.init).joined(separator: ", ")
+        throw InvalidMapping(description: """
+            the mapping has entries for source database\(empty.count == 1 ? "" : "s") \(names), which hold\(empty.count == 1 ? "s" : "") no keys \
+            (databases with keys: \(existing.isEmpty ? "none" : existing.map(String.init).joined(separator: ", "))): \
+            correct the number, or mark the entry `optional: true` when the database may be empty
+            """)
     }
 
     /// Checks that every database in `sourceDatabases` has a place on the target and that no two can collide.

@@ -198,6 +198,7 @@ struct KeyspacePlan {
         if source.isCluster && databases.contains(where: { $0 != 0 }) {
             throw DatabaseMapping.InvalidMapping(description: "the source is a cluster and has only database 0; drop --db")
         }
+        try mapping.checkRequired(keysPerDatabase: keysPerDatabase, selected: settings.databases)
         try mapping.validate(sourceDatabases: databases, targetIsCluster: targetIsCluster)
         let partitions = source.primaries.flatMap { node in databases.map { KeyPartition(node: node, database: $0) } }
         let estimate = databases.reduce(0) { $0 + (keysPerDatabase[$1] ?? 0) }

@@ -137,6 +137,41 @@ extension Integration {
             await target.close()
         }
 
+        /// A misspelt field or an entry for a database the source lacks stops the run before any write, instead of
+        /// copying with the wrong layout.
+        @Test func mappingFilesAreCheckedLikeCode() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            let database1 = try await Servers.client(Servers.source, database: 1)
+            try await database1.must("SET", "k", "v")
+            await database1.close()
+            let directory = checkpointDirectory()
+            func run(_ yaml: String) async throws -> CLI.Result {
+                let path = directory + "/mapping-\(UUID().uuidString).yaml"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
+                return try await CLI.run(["redis", "--source", Servers.source, "--target", Servers.target, "--mapping", path,
+                                          "--fresh", "--checkpoint-dir", directory])
+            }
+            let misspelt = try await run("databases:\n  1: {db: 0, prefx: \"db1:\"}\n")
+            #expect(misspelt.status == 64, "\(misspelt.output)")
+            #expect(misspelt.stderr.contains("unknown field `prefx`") && misspelt.stderr.contains("did you mean `prefix`?"), "\(misspelt.output)")
+            let wrongNumber = try await run("databases:\n  2: {prefix: \"db1:\"}\n")
+            #expect(wrongNumber.status == 2, "\(wrongNumber.output)")
+            #expect(wrongNumber.stderr.contains("source database 2, which holds no keys (databases with keys: 1)"), "\(wrongNumber.output)")
+            #expect(try await target.keyCount() == 0)
+            let target1 = try await Servers.client(Servers.target, database: 1)
+            #expect(try await target1.keyCount() == 0)
+            await target1.close()
+            let optional = try await run("databases:\n  1: {db: 0, prefix: \"db1:\"}\n  2: {prefix: \"db2:\", optional: true}\n")
+            #expect(optional.status == 0, "\(optional.output)")
+            #expect(try await target.must("GET", "db1:k").string == "v")
+            await source.close()
+            await target.close()
+        }
+
         @Test func badConnectionsFailClearlyAndWriteNothing() async throws {
             let target = try await Servers.client(Servers.target)
             try await target.flushAll()

@@ -196,6 +196,39 @@ import Testing
         #expect(mapping.rule(for: 0) == .init(source: 0, target: 0))
         #expect(mapping.rule(for: 1) == .init(source: 1, target: 0, prefix: Array("db1:".utf8)))
         try mapping.validate(sourceDatabases: [0, 1, 2], targetIsCluster: true)
+        #expect(mapping.required == [0])
+    }
+
+    private func mappingFile(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "mapping-\(UUID().uuidString).yaml"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func misspeltFieldsAreErrorsWithTheFieldTheyResemble() throws {
+        let entry = try mappingFile("databases:\n  0: {}\n  1: {prefx: \"db1:\"}\n")
+        let error = #expect(throws: DatabaseMapping.InvalidMapping.self) { try DatabaseMapping(yamlFile: entry) }
+        #expect(error?.description.contains("unknown field `prefx`") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("did you mean `prefix`?") == true, "\(error?.description ?? "")")
+        let top = try mappingFile("database:\n  1: {prefix: \"db1:\"}\n")
+        let topError = #expect(throws: DatabaseMapping.InvalidMapping.self) { try DatabaseMapping(yamlFile: top) }
+        #expect(topError?.description.contains("did you mean `databases`?") == true, "\(topError?.description ?? "")")
+        let optional = try DatabaseMapping(yamlFile: try mappingFile("databases:\n  1: {prefix: \"db1:\", optional: true}\n  2: {db: 3}\n"))
+        #expect(optional.required == [2])
+        #expect(optional.rule(for: 2) == .init(source: 2, target: 3))
+    }
+
+    @Test func entriesForDatabasesWithoutKeysAreErrorsUnlessOptional() throws {
+        let mapping = DatabaseMapping(rules: [.init(source: 3, target: 0, prefix: Array("db3:".utf8)), .init(source: 4, target: 0, prefix: [1])],
+                                      required: [3])
+        let error = #expect(throws: DatabaseMapping.InvalidMapping.self) {
+            try mapping.checkRequired(keysPerDatabase: [0: 10, 2: 5], selected: nil)
+        }
+        #expect(error?.description.contains("source database 3, which holds no keys (databases with keys: 0, 2)") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("optional: true") == true)
+        try mapping.checkRequired(keysPerDatabase: [0: 10, 3: 1], selected: nil)
+        // A run that does not read database 3 (--db 0) does not need it.
+        try mapping.checkRequired(keysPerDatabase: [0: 10], selected: [0])
     }
 
     @Test func brokenMappingFilesNameTheProblem() throws {
