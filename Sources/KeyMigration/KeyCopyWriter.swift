@@ -167,7 +167,7 @@ struct KeyCopyWriter: BatchWriter {
             }
         }
         var fallbacks: [KeyInfo] = []
-        // Each value travels twice from the source (its DUMP payload and its value, for the checksum).
+        // A value other than a string travels twice from the source (its DUMP payload and its value, for the checksum).
         for group in Self.split(toDump, maxBytes: options.pipelineBytes / 2) {
             fallbacks += try await dumpAndRestore(group, sourceClient: sourceClient, outcome: &outcome)
         }
@@ -179,43 +179,62 @@ struct KeyCopyWriter: BatchWriter {
     // MARK: Steps
 
     /// DUMP on the source, RESTORE … REPLACE ABSTTL on the target; returns the keys whose payload the target
-    /// cannot load, for the type-based copy. The value is read in the same pipeline, right after its DUMP, for
-    /// the checksum: a payload is not comparable across server versions, the value's digest is.
+    /// cannot load, for the type-based copy. For the checksum each value is digested (a payload is not comparable
+    /// across server versions, the value's digest is): a string from its payload (``RDBString``), any other type
+    /// by reading it in the same pipeline, right after its DUMP.
     private mutating func dumpAndRestore(_ group: [KeyInfo], sourceClient: RedisClient, outcome: inout BatchOutcome) async throws -> [KeyInfo] {
+        func valueRead(_ info: KeyInfo) -> RESPCommand? {
+            info.type == .string ? nil : ValueChunk.wholeReadCommand(key: info.key, type: info.type)
+        }
         var reads: [KeyedCommand] = []
         reads.reserveCapacity(group.count * 2)
         for info in group {
             reads.append(KeyedCommand(key: info.key, RESPCommand("DUMP", info.key)))
-            if let read = ValueChunk.wholeReadCommand(key: info.key, type: info.type) { reads.append(KeyedCommand(key: info.key, read)) }
+            if let read = valueRead(info) { reads.append(KeyedCommand(key: info.key, read)) }
         }
         let replies = try await sourceClient.pipeline(reads)
         var position = 0
-        var fallbacks: [KeyInfo] = []
-        var byDatabase: [Int: [(info: KeyInfo, command: RESPCommand, bytes: Int, digest: [UInt8]?)]] = [:]
+        var dumped: [(info: KeyInfo, payload: [UInt8]?, value: RESPValue?)] = []
         for info in group {
             let dump = replies[position]
-            let value = ValueChunk.wholeReadCommand(key: info.key, type: info.type) == nil ? nil : replies[position + 1]
+            let value = valueRead(info) == nil ? nil : replies[position + 1]
             position += value == nil ? 1 : 2
             if let message = dump.errorMessage {
                 throw RedisError.commandFailed(sourceClient.configuration.endpoint, command: "DUMP", serverMessage: message)
             }
-            guard let payload = dump.bytes, value != .null else {
+            dumped.append((info, value == .null ? nil : dump.bytes, value))
+        }
+        // A string payload the decoder does not know (or that is no longer a string) is read instead.
+        let unreadable = dumped.indices.filter { index in
+            dumped[index].info.type == .string && dumped[index].payload.map { RDBString.value(ofPayload: $0) == nil } == true
+        }
+        let strings = try await sourceClient.pipeline(unreadable.map { KeyedCommand(key: dumped[$0].info.key, RESPCommand("GET", dumped[$0].info.key)) })
+        for (index, reply) in zip(unreadable, strings) { dumped[index].value = reply }
+
+        var fallbacks: [KeyInfo] = []
+        var byDatabase: [Int: [(info: KeyInfo, command: RESPCommand, bytes: Int, digest: [UInt8]?)]] = [:]
+        for (info, payload, value) in dumped {
+            guard let payload else {
                 // Deleted since it was scanned: mirror that.
                 outcome.tally.add("vanished")
                 byDatabase[info.target.database, default: []].append((info, RESPCommand("DEL", info.target.key), 0, nil))
                 continue
             }
             var digest: [UInt8]?
+            let chunk: ValueChunk?
             if let value {
-                if value.errorMessage == nil, let chunk = try ValueChunk(reply: value, type: info.type) {
-                    var valueDigest = ValueDigest(type: info.type)
-                    valueDigest.add(chunk)
-                    digest = valueDigest.finalize()
-                } else {
-                    // WRONGTYPE: the key was replaced by one of another type after TYPE; its new payload is copied,
-                    // but the checksum cannot describe it.
-                    outcome.tally.add("changed during copy")
-                }
+                chunk = value.errorMessage == nil ? try ValueChunk(reply: value, type: info.type) : nil
+            } else {
+                chunk = info.type == .string ? RDBString.value(ofPayload: payload).map(ValueChunk.string) : nil
+            }
+            if let chunk {
+                var valueDigest = ValueDigest(type: info.type)
+                valueDigest.add(chunk)
+                digest = valueDigest.finalize()
+            } else if info.type != .other {
+                // WRONGTYPE, or gone after its DUMP: the key changed after TYPE; its payload is copied, but the
+                // checksum cannot describe it.
+                outcome.tally.add("changed during copy")
             }
             let command = RESPCommand("RESTORE", info.target.key, info.expireAt ?? 0, payload, "REPLACE", "ABSTTL")
             byDatabase[info.target.database, default: []].append((info, command, payload.count, digest))

@@ -6,13 +6,15 @@ import RESP
 /// ordered for strings, lists and streams; order-independent for hashes, sets and sorted sets, whose scores are
 /// compared as doubles, not as the server happened to print them.
 struct ValueDigest: ~Copyable {
-    private let type: RedisType
     private var ordered = SHA256Hasher()
     private var unordered = OrderIndependentChecksum()
+    private let isUnordered: Bool
     private var elements = 0
 
     init(type: RedisType) {
-        self.type = type
+        isUnordered = [.hash, .set, .zset].contains(type)
+        ordered.update(length: type.rawValue.utf8.count)
+        ordered.update(type.rawValue)
     }
 
     mutating func add(_ chunk: ValueChunk) {
@@ -53,14 +55,12 @@ struct ValueDigest: ~Copyable {
         }
     }
 
-    /// The digest: type, element count, and the ordered or unordered fold.
+    /// The digest: SHA-256 over the type, the ordered elements, the element count and, for hashes, sets and
+    /// sorted sets, the unordered fold (one hash per key, which the copy computes for every key it writes).
     consuming func finalize() -> [UInt8] {
-        var outer = SHA256Hasher()
-        outer.update(type.rawValue)
-        outer.update(length: elements)
-        outer.update(ordered.finalize())
-        outer.update(unordered.hex)
-        return outer.finalize()
+        ordered.update(length: elements)
+        if isUnordered { ordered.update(unordered.hex) }
+        return ordered.finalize()
     }
 
     /// A HyperLogLog is a string whose bytes 8-15 cache its cardinality; PFCOUNT rewrites that cache without

@@ -162,6 +162,27 @@ extension Integration {
     }
 
     @Suite struct Fallback {
+        /// The copy digests strings from their DUMP payloads: every encoding every server writes decodes to the value.
+        @Test(arguments: [Servers.source, Servers.valkey8, Servers.valkey9])
+        func stringPayloadsDecodeOnEveryServer(url: String) async throws {
+            let client = try await Servers.client(url)
+            try await client.flushAll()
+            let values: [[UInt8]] = [
+                Array("12345".utf8), Array("-7".utf8), Array("-2147483648".utf8), Array("4294967296".utf8), [],
+                Array(String(repeating: "x", count: 5000).utf8), Array(String(repeating: "{\"id\":\"chunk-1\",\"content\":\"abc\"}", count: 40).utf8),
+                (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }, [0x00, 0xFF, 0x80],
+            ]
+            for (index, value) in values.enumerated() {
+                try await client.must("SET", "s\(index)", value)
+                let payload = try #require(try await client.must("DUMP", "s\(index)").bytes)
+                #expect(RDBString.value(ofPayload: payload) == value, "value \(index) on \(url): payload starts \(Array(payload.prefix(12)))")
+            }
+            try await client.must("PFADD", "hll", "a", "b")
+            let hll = try #require(try await client.must("DUMP", "hll").bytes)
+            #expect(RDBString.value(ofPayload: hll) == (try await client.must("GET", "hll").bytes))
+            await client.close()
+        }
+
         @Test func valkey9ToValkey8FallsBackPerKeyAndLosesNothing() async throws {
             let source = try await Servers.client(Servers.valkey9)
             let target = try await Servers.client(Servers.valkey8)

@@ -162,6 +162,23 @@ import Testing
         #expect(base == KeyRecord.checksum(database: 0, key: key, type: .string, value: value, expires: false))
     }
 
+    @Test func readsStringsFromDumpPayloads() {
+        func payload(_ object: [UInt8]) -> [UInt8] { [0x00] + object + [0x0A, 0x00] + Array(repeating: 0xEE, count: 8) }
+        #expect(RDBString.value(ofPayload: payload([0x05] + Array("hello".utf8))) == Array("hello".utf8))
+        let long = [UInt8](repeating: 0x61, count: 300)
+        #expect(RDBString.value(ofPayload: payload([0x41, 0x2C] + long)) == long)
+        #expect(RDBString.value(ofPayload: payload([0xC0, 0xF6])) == Array("-10".utf8))
+        #expect(RDBString.value(ofPayload: payload([0xC1, 0x39, 0x30])) == Array("12345".utf8))
+        #expect(RDBString.value(ofPayload: payload([0xC2, 0x15, 0xCD, 0x5B, 0x07])) == Array("123456789".utf8))
+        // LZF: the literal "abc", then 9 bytes copied from 3 back.
+        let lzf: [UInt8] = [0x02, 0x61, 0x62, 0x63, 0xE0, 0x00, 0x02]
+        #expect(RDBString.value(ofPayload: payload([0xC3, 0x07, 0x0C] + lzf)) == Array("abcabcabcabc".utf8))
+        #expect(RDBString.value(ofPayload: payload([0xC3, 0x07, 0x0D] + lzf)) == nil, "a wrong original length is refused")
+        #expect(RDBString.value(ofPayload: payload([0x05] + Array("hello!".utf8))) == nil, "bytes left over")
+        #expect(RDBString.value(ofPayload: [0x02] + Array(payload([0x01, 0x61]).dropFirst())) == nil, "not a string object")
+        #expect(RDBString.value(ofPayload: [0x00, 0x01]) == nil)
+    }
+
     @Test func hyperLogLogCacheDoesNotCountAsADifference() {
         func digest(_ bytes: [UInt8]) -> [UInt8] {
             var digest = ValueDigest(type: .string)
