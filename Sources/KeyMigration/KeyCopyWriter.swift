@@ -1,4 +1,5 @@
 import Foundation
+import Hashing
 import MigrationCore
 import RESP
 
@@ -49,7 +50,7 @@ public struct KeyRefusedError: Error, Sendable, CustomStringConvertible {
     public var fix: String
 
     public var description: String {
-        "cannot copy key \(key) (db \(database)): \(reason). \(fix)"
+        "cannot copy key \(key) (db \(database)): \(reason)\(reason.hasSuffix(".") ? "" : ".") \(fix)"
     }
 
     /// A refusal by the target, with a fix chosen from the server's message.
@@ -97,15 +98,21 @@ struct KeyCopyWriter: BatchWriter {
     let partitionDatabases: [String: Int]
     /// Every source database the run copies (for mapping collisions).
     let sourceDatabases: [Int]
+    /// Where keys the target refuses are listed (a live sync's and a repair's refusals stop them instead).
+    let deadLetters: DeadLetterFile?
     private var sourceClients: [Int: DatabaseClient] = [:]
     private var targetClients: [Int: RedisClient] = [:]
+    /// The refused keys of the batch being written, for the dead-letter file once the batch is done.
+    private var refusedKeys: [RefusedKey] = []
 
-    init(source: RedisDeployment, target: RedisDeployment, options: RedisCopyOptions, partitionDatabases: [String: Int], sourceDatabases: [Int]) {
+    init(source: RedisDeployment, target: RedisDeployment, options: RedisCopyOptions, partitionDatabases: [String: Int], sourceDatabases: [Int],
+         deadLetters: DeadLetterFile? = nil) {
         self.source = source
         self.target = target
         self.options = options
         self.partitionDatabases = partitionDatabases
         self.sourceDatabases = sourceDatabases
+        self.deadLetters = deadLetters
     }
 
     mutating func reset() async {
@@ -117,6 +124,7 @@ struct KeyCopyWriter: BatchWriter {
 
     mutating func write(_ keys: [[UInt8]], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome()
+        refusedKeys = []
         guard !keys.isEmpty, let database = partitionDatabases[partition] else { return outcome }
         let source = try await sourceClient(database)
         let sourceClient = source.client
@@ -131,15 +139,18 @@ struct KeyCopyWriter: BatchWriter {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for info in infos {
             outcome.units += 1
+            outcome.ledger.selected(Self.unit(database))
             if info.type == .none {
-                outcome.tally.add("vanished")
+                vanished(info, into: &outcome)
                 toDelete.append(info)
             } else if !options.filter.admits(type: info.type) {
                 outcome.tally.add("skipped by type")
+                outcome.ledger.skipped(Self.unit(database), rule: Self.typeRule)
             } else if let other = options.mapping.collision(for: info.key, database: database, sourceDatabases: sourceDatabases) {
-                try refuse(KeyRefusedError(key: info.key.printableKey, database: database, collidingWith: other), outcome: &outcome)
+                try refuse(KeyRefusedError(key: info.key.printableKey, database: database, collidingWith: other), key: info.key, outcome: &outcome)
             } else if let expireAt = info.expireAt, expireAt <= now {
                 outcome.tally.add("expired during copy")
+                outcome.ledger.skipped(Self.unit(database), rule: Self.vanishedRule)
                 toDelete.append(info)
             } else if options.mode == .struct || (info.size > options.bigKeyBytes && info.type != .other) {
                 if info.size > options.bigKeyBytes { outcome.tally.add("big keys") }
@@ -156,6 +167,7 @@ struct KeyCopyWriter: BatchWriter {
             let digests = try await digester.digests(of: read.map { ($0.key, $0.state) }, client: sourceClient)
             for (info, digest) in zip(read, digests) {
                 count(info, bytes: info.size, digest: digest, into: &outcome)
+                outcome.ledger.skipped(Self.unit(database), rule: "--dry-run writes nothing")
             }
             return outcome
         }
@@ -173,6 +185,9 @@ struct KeyCopyWriter: BatchWriter {
         }
         if !fallbacks.isEmpty { outcome.tally.add("fallbacks", fallbacks.count) }
         try await rebuild(toRebuild + fallbacks, sourceClient: sourceClient, outcome: &outcome)
+        if let deadLetters, !refusedKeys.isEmpty {
+            try await deadLetters.append(lines: try refusedKeys.map { try $0.jsonLine })
+        }
         return outcome
     }
 
@@ -216,7 +231,7 @@ struct KeyCopyWriter: BatchWriter {
         for (info, payload, value) in dumped {
             guard let payload else {
                 // Deleted since it was scanned: mirror that.
-                outcome.tally.add("vanished")
+                vanished(info, into: &outcome)
                 byDatabase[info.target.database, default: []].append((info, RESPCommand("DEL", info.target.key), 0, nil))
                 continue
             }
@@ -279,7 +294,7 @@ struct KeyCopyWriter: BatchWriter {
         var byDatabase: [Int: [(KeyInfo, [RESPCommand], Int, [UInt8])]] = [:]
         for (info, reply) in zip(small, replies) {
             guard let chunk = try ValueChunk(reply: reply, type: info.type), chunk.size > 0 || info.type == .string else {
-                outcome.tally.add("vanished")
+                vanished(info, into: &outcome)
                 byDatabase[info.target.database, default: []].append((info, [RESPCommand("DEL", info.target.key)], -1, []))
                 continue
             }
@@ -333,7 +348,7 @@ struct KeyCopyWriter: BatchWriter {
             finishing += try await streamMetadata(info, sourceClient: sourceClient, empty: first)
         } else if first {
             // Nothing was read: the key vanished while it was copied.
-            outcome.tally.add("vanished")
+            vanished(info, into: &outcome)
             _ = try await client.send(RESPCommand("DEL", info.target.key), key: info.target.key)
             return
         }
@@ -388,17 +403,44 @@ struct KeyCopyWriter: BatchWriter {
         outcome.tally.add("db \(info.database)")
         outcome.checksum.add(record: KeyRecord.checksum(database: info.database, key: info.key, type: info.type, value: digest,
                                                         expires: info.expireAt != nil))
+        if !options.dryRun {
+            outcome.ledger.written(Self.unit(info.database), volatile: info.expireAt == nil ? 0 : 1)
+        }
     }
 
-    private func refuse(_ info: KeyInfo, command: String, message: String, outcome: inout BatchOutcome) throws {
-        try refuse(KeyRefusedError(key: info.key.printableKey, database: info.database, command: command, serverMessage: message), outcome: &outcome)
+    private mutating func refuse(_ info: KeyInfo, command: String, message: String, outcome: inout BatchOutcome) throws {
+        try refuse(KeyRefusedError(key: info.key.printableKey, database: info.database, command: command, serverMessage: message),
+                   key: info.key, outcome: &outcome)
     }
 
-    private func refuse(_ error: KeyRefusedError, outcome: inout BatchOutcome) throws {
+    /// Stops the run on a refused key, or with `--skip-refused` counts it as refused, lists it in the report and
+    /// keeps it for the dead-letter file.
+    private mutating func refuse(_ error: KeyRefusedError, key: [UInt8], outcome: inout BatchOutcome) throws {
         guard options.skipRefused else { throw error }
         outcome.tally.add("refused")
+        outcome.ledger.refused(Self.unit(error.database))
         outcome.problems.append(error.description)
+        refusedKeys.append(RefusedKey(error, key: key))
     }
+
+    /// A key the source deleted, or that expired, between SCAN and its copy (its target copy is deleted too).
+    private func vanished(_ info: KeyInfo, into outcome: inout BatchOutcome) {
+        outcome.tally.add("vanished")
+        outcome.ledger.skipped(Self.unit(info.database), rule: Self.vanishedRule)
+    }
+
+    /// The ledger unit of a source database.
+    static func unit(_ database: Int) -> String { "db\(database)" }
+
+    /// The source database of a ledger unit.
+    static func database(ofUnit unit: String) -> Int? {
+        unit.hasPrefix("db") ? Int(unit.dropFirst(2)) : nil
+    }
+
+    /// The ledger's rule for keys gone from the source while they were copied.
+    static let vanishedRule = "deleted or expired on the source during the copy"
+    /// The ledger's rule for keys `--type` leaves out.
+    static let typeRule = "not of a --type chosen"
 
     private var valueReader: ValueReader {
         ValueReader(elementsPerChunk: options.elementsPerChunk, bytesPerChunk: options.bytesPerChunk)
@@ -448,5 +490,38 @@ struct KeyCopyWriter: BatchWriter {
             if let name = items[index].string { fields[name] = items[index + 1] }
         }
         return fields
+    }
+}
+
+/// One line of the dead-letter file: a key the target refused, with the reason and the fix.
+struct RefusedKey: Encodable {
+    /// The source database.
+    var db: Int
+    /// The key as UTF-8 text (invalid bytes replaced; `key_hex` is exact).
+    var key: String
+    /// The key's bytes in hex, exact whatever they are.
+    var keyHex: String
+    var reason: String
+    var fix: String
+
+    init(_ error: KeyRefusedError, key: [UInt8]) {
+        db = error.database
+        self.key = String(decoding: key, as: UTF8.self)
+        keyHex = key.hexString
+        reason = error.reason
+        fix = error.fix
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case db, key, keyHex = "key_hex", reason, fix
+    }
+
+    /// The line as one JSON object.
+    var jsonLine: String {
+        get throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(self), as: UTF8.self)
+        }
     }
 }

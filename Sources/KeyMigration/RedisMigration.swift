@@ -134,11 +134,12 @@ struct KeyCopy: Migration {
 
     func writer(deadLetters: DeadLetterFile) async throws -> sending KeyCopyWriter {
         KeyCopyWriter(source: migration.settings.source, target: migration.settings.target, options: migration.options,
-                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases)
+                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases, deadLetters: deadLetters)
     }
 
     func countTarget(units: [String]) async throws -> [String: Int]? {
-        nil
+        try await TargetCount.count(target: migration.settings.target, mapping: migration.options.mapping, sourceDatabases: keyspace.sourceDatabases,
+                                    filter: migration.options.filter, units: units)
     }
 
     func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {

@@ -267,14 +267,25 @@ extension Integration {
             #expect(stopped.output.contains("cannot copy key \"denied:1\""), "\(stopped.output)")
             #expect(stopped.output.contains("NOPERM"))
 
-            let skipped = try await CLI.run(base + ["--checkpoint-dir", checkpointDirectory(), "--skip-refused"], environment: environment)
-            #expect(skipped.status == 0, "\(skipped.output)")
+            let directory = checkpointDirectory()
+            let skipped = try await CLI.run(base + ["--checkpoint-dir", directory, "--skip-refused"], environment: environment)
+            #expect(skipped.status == 4, "finished with a refused key: \(skipped.output)")
+            #expect(skipped.stdout.contains("INCOMPLETE"), "\(skipped.stdout)")
             #expect(skipped.stdout.contains("denied:1"))
+            let deadLetters = try deadLetterLines(in: directory)
+            #expect(deadLetters.count == 1 && deadLetters[0].contains("\"key\":\"denied:1\"") && deadLetters[0].contains("NOPERM"), "\(deadLetters)")
             #expect(try await admin.keyCount() == 30)
             try await admin.must("ACL", "DELUSER", "limited")
             await admin.close()
             await source.close()
         }
+    }
+}
+
+/// The lines of the dead-letter file(s) a run left in `directory`.
+func deadLetterLines(in directory: String) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix("-dead-letter.jsonl") }.flatMap { file in
+        try String(contentsOfFile: directory + "/" + file, encoding: .utf8).split(separator: "\n").map(String.init)
     }
 }
 
