@@ -297,6 +297,8 @@ struct KeyCompareWriter: BatchWriter {
         }
         var differing: [[UInt8]] = []
         var targetSum = OrderIndependentChecksum()
+        // Where values differ is looked up for the first keys of a batch only (two more reads each).
+        var detailsLeft = options.listLimit
         for (targetDatabase, indices) in byTarget.sorted(by: { $0.key < $1.key }) {
             let targetSide = try await clients.target(targetDatabase)
             let targetKeys = indices.map { mapped[$0].key }
@@ -331,7 +333,12 @@ struct KeyCompareWriter: BatchWriter {
                 }
                 if let difference {
                     count(difference)
-                    outcome.problems.append("\(difference): \(key.printableKey) (db \(database), \(state.type.rawValue))" + detail(difference, state, theirs))
+                    var described = detail(difference, state, theirs)
+                    if difference == "value differs" && detailsLeft > 0 && max(state.size, theirs.size) <= options.bigKeyBytes {
+                        detailsLeft -= 1
+                        described = try await whereValuesDiffer(key, mapped[index].key, type: state.type, source: sourceSide.client, target: targetSide.client)
+                    }
+                    outcome.problems.append("\(difference): \(key.printableKey) (db \(database), \(state.type.rawValue))" + described)
                     differing.append(key)
                 } else {
                     count("matched")
@@ -345,6 +352,20 @@ struct KeyCompareWriter: BatchWriter {
         }
         await targetChecksum.add(targetSum)
         return outcome
+    }
+
+    /// `: field "f2": source "v2", target "v9"` for a key whose values differ, read whole from both sides; empty
+    /// when they no longer differ or cannot be read by type.
+    private func whereValuesDiffer(_ key: [UInt8], _ targetKey: [UInt8], type: RedisType, source: RedisClient, target: RedisClient) async throws -> String {
+        guard let read = ValueChunk.wholeReadCommand(key: key, type: type), let targetRead = ValueChunk.wholeReadCommand(key: targetKey, type: type) else {
+            return ""
+        }
+        let ours = try await source.send(read, key: key)
+        let theirs = try await target.send(targetRead, key: targetKey)
+        guard ours.errorMessage == nil, theirs.errorMessage == nil,
+              let sourceValue = try ValueChunk(reply: ours, type: type), let targetValue = try ValueChunk(reply: theirs, type: type),
+              let difference = ValueDifference.describe(source: sourceValue, target: targetValue) else { return "" }
+        return ": " + difference
     }
 
     private func expiriesAgree(_ ours: Int64?, _ theirs: Int64?) -> Bool {

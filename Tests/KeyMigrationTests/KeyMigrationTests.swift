@@ -179,6 +179,24 @@ import Testing
         #expect(RDBString.value(ofPayload: [0x00, 0x01]) == nil)
     }
 
+    @Test func namesWhereValuesDiffer() {
+        func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+        func items(_ texts: String...) -> [[UInt8]] { texts.map(bytes) }
+        #expect(ValueDifference.describe(source: .string(bytes("abcdef")), target: .string(bytes("abXdef"))) == "byte 2 (lengths 6 and 6): source \"cdef\", target \"Xdef\"")
+        #expect(ValueDifference.describe(source: .string(bytes("abc")), target: .string(bytes("abc"))) == nil)
+        #expect(ValueDifference.describe(source: .list(items("a", "b")), target: .list(items("a"))) == "index 1 (lengths 2 and 1): source \"b\", target none")
+        #expect(ValueDifference.describe(source: .hash(items("f", "1", "g", "2")), target: .hash(items("g", "2", "f", "9"))) == "field \"f\": source \"1\", target \"9\"")
+        #expect(ValueDifference.describe(source: .hash(items("f", "1")), target: .hash(items("f", "1", "x", "2"))) == "field \"x\" only on the target")
+        #expect(ValueDifference.describe(source: .set(items("a", "b")), target: .set(items("b"))) == "member \"a\" only on the source")
+        #expect(ValueDifference.describe(source: .zset(items("m", "0.1")), target: .zset(items("m", "0.10000000000000001"))) == nil)
+        #expect(ValueDifference.describe(source: .zset(items("m", "0.1")), target: .zset(items("m", "0.2"))) == "member \"m\": source score 0.1, target score 0.2")
+        let entry = StreamEntry(id: bytes("1-0"), fields: items("f", "v"))
+        #expect(ValueDifference.describe(source: .stream([entry]), target: .stream([StreamEntry(id: bytes("1-0"), fields: items("f", "w"))]))
+                    == "entry 0 (lengths 1 and 1): source 1-0 \"f v\", target 1-0 \"f w\"")
+        let long = String(repeating: "x", count: 100)
+        #expect(ValueDifference.describe(source: .string(bytes("a" + long)), target: .string(bytes("b")))?.contains("\"a\(String(repeating: "x", count: 47))\"…") == true)
+    }
+
     @Test func hyperLogLogCacheDoesNotCountAsADifference() {
         func digest(_ bytes: [UInt8]) -> [UInt8] {
             var digest = ValueDigest(type: .string)
