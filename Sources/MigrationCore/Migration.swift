@@ -194,9 +194,10 @@ public struct MigrationRunner: Sendable {
             }
             notes += try await migration.finish()
         } catch {
-            failure = error
+            failure = Task.isCancelled ? MigrationRunError.interrupted : error
             if !dryRun, let saved = try? await store.load() { checkpoint = saved }
         }
+        if failure == nil && Task.isCancelled { failure = MigrationRunError.interrupted }
         await progress.finish()
 
         var ledger = checkpoint.ledger
@@ -253,9 +254,13 @@ struct Verdict {
 public enum MigrationRunError: Error, Sendable, CustomStringConvertible {
     /// The target could not be counted after the copy, so the ledger cannot be held against it.
     case targetNotCounted(reason: String)
+    /// SIGINT or SIGTERM stopped the run.
+    case interrupted
 
     public var description: String {
         switch self {
+        case .interrupted:
+            return "interrupted by a signal: the checkpoint holds every batch the target acknowledged; continue with --resume"
         case .targetNotCounted(let reason):
             return "the copy finished but the target could not be counted (\(reason)), so nothing proves it holds what was written; run again with --resume once the target answers, or check with migrate verify"
         }

@@ -219,7 +219,7 @@ struct GraphCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let migration = GraphMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
                                        resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, rateLimit: throttle.rate)
-        return try await migration.run()
+        return try await Interruption.run { try await migration.run() }
     }
 
     func inventory(sampleSize: Int) async throws -> PhasePlan {
@@ -251,6 +251,7 @@ struct VerifyGraphCommand: AsyncParsableCommand {
     }
 
     func execute() async throws -> MigrationReport {
-        try await GraphVerification(settings: try endpoints.settings(run: run, timeouts: timeouts)).run()
+        let verification = GraphVerification(settings: try endpoints.settings(run: run, timeouts: timeouts))
+        return try await Interruption.run { try await verification.run() }
     }
 }

@@ -206,9 +206,9 @@ struct VectorsCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let migration = VectorMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
                                         resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun, rateLimit: throttle.rate)
-        guard live.enabled, let changedColumn = live.changedColumn else { return try await migration.run() }
+        guard live.enabled, let changedColumn = live.changedColumn else { return try await Interruption.run { try await migration.run() } }
         let stop = StopRequest()
-        let signals = StopSignals(stop: stop)
+        let signals = SignalHandlers(stop: stop)
         defer { signals.cancel() }
         return try await VectorLiveSync(migration: migration, changedColumn: changedColumn, pollInterval: .seconds(live.pollInterval),
                                         duration: live.duration.map { .seconds($0) }).run(stop: stop)
@@ -259,6 +259,6 @@ struct VerifyVectorsCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
                                               createTables: false, maxRequestBytes: 30 << 20)
-        return try await VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run()
+        return try await Interruption.run { try await VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run() }
     }
 }
