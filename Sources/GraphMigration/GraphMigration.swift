@@ -164,7 +164,7 @@ struct GraphCopy: Migration {
             stages: [[PartitionPlan(name: GraphPartition.nodes, initialPosition: "-1")],
                      [PartitionPlan(name: GraphPartition.relationships, initialPosition: "-1")]],
             units: [], recordName: "records", estimatedRecords: settings.expectedRecords(counts),
-            breakdowns: ["label ", "type ", "converted "]
+            breakdowns: ["label ", "type ", "converted "], sharesTarget: settings.shard != nil
         )
     }
 

@@ -66,10 +66,14 @@ public struct MigrationPlan: Sendable {
     public var notes: [String]
     /// Fragments of counter names that report sections break down, left out of the totals table.
     public var breakdowns: [String]
+    /// Whether other writers fill the same units at the same time (the other shards of a `--shard i/N` run), so
+    /// the target's count can only be held to at least what this run wrote.
+    public var sharesTarget: Bool
 
     /// Creates a plan.
     public init(store: String, command: String, source: String, target: String, fingerprint: String, stages: [[PartitionPlan]],
-                units: [String], recordName: String, estimatedRecords: Int?, notes: [String] = [], breakdowns: [String] = []) {
+                units: [String], recordName: String, estimatedRecords: Int?, notes: [String] = [], breakdowns: [String] = [],
+                sharesTarget: Bool = false) {
         self.store = store
         self.command = command
         self.source = source
@@ -81,6 +85,7 @@ public struct MigrationPlan: Sendable {
         self.estimatedRecords = estimatedRecords
         self.notes = notes
         self.breakdowns = breakdowns
+        self.sharesTarget = sharesTarget
     }
 }
 
@@ -210,7 +215,11 @@ public struct MigrationRunner: Sendable {
                 failure = MigrationRunError.targetNotCounted(reason: "\(error)")
             }
         }
-        let audit = LedgerAudit(ledger: ledger, before: checkpoint.targetBefore ?? [:], onTarget: onTarget)
+        // A unit missing from `before` is held only to a lower bound: what this run wrote must be there.
+        let audit = LedgerAudit(ledger: ledger, before: plan.sharesTarget ? [:] : checkpoint.targetBefore ?? [:], onTarget: onTarget)
+        if plan.sharesTarget && onTarget != nil {
+            notes.append("other shards write to the same target, so its count is held only to at least what this shard wrote; migrate verify --shard compares every record")
+        }
         let verdict = Verdict(failure: failure, audit: audit, finished: checkpoint.partitions.values.allSatisfy(\.finished) || dryRun,
                               dryRun: dryRun, deadLetters: (path: deadLetters.path, appended: await deadLetters.count))
         return MigrationReport(

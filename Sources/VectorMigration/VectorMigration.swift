@@ -85,7 +85,7 @@ struct VectorCopy: Migration {
             fingerprint: VectorMigration.fingerprint(settings, jobs: vectorPlan.jobs),
             stages: [vectorPlan.jobs.map { PartitionPlan(name: $0.name, initialPosition: "") }],
             units: vectorPlan.jobs.map(\.name), recordName: "rows", estimatedRecords: vectorPlan.estimatedRows,
-            notes: vectorPlan.notes, breakdowns: ["collection ", "table ", "tenant "]
+            notes: vectorPlan.notes, breakdowns: ["collection ", "table ", "tenant "], sharesTarget: settings.shard != nil
         )
     }
 
