@@ -82,7 +82,7 @@ public struct VectorMigration: Sendable {
     static func fingerprint(_ settings: VectorRunSettings, jobs: [VectorJob]) -> String {
         var hasher = SHA256Hasher()
         for part in [settings.source.displayName, settings.target.displayName, settings.shard?.description ?? "all"]
-            + jobs.map({ "\($0.name)>\($0.targetDisplay):\($0.idRule.rawValue)" }) {
+            + jobs.map({ "\($0.name)>\($0.targetDisplay):\($0.idRule.rawValue)" + ($0.workspaces.map { " \($0.summary)" } ?? "") }) {
             hasher.update(length: part.utf8.count)
             hasher.update(part)
         }
