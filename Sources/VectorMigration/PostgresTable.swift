@@ -155,6 +155,7 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
     case distanceMismatch(target: String, expected: String, actual: String)
     case noMatchingSources(String)
     case idCollision(collection: String, rows: [String], cause: String)
+    case lostPoints(collection: String, records: [(key: [String], id: String)])
     case unsupported(String)
 
     public var description: String {
@@ -176,6 +177,10 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
         case .idCollision(let collection, let rows, let cause):
             return "point id collision in collection \(collection): " + rows.joined(separator: "; ") + " (\(cause)). Qdrant would keep one of each and "
                 + "drop the rest. Nothing was written. Add the columns that tell them apart to id_columns, or fix the workspace rule."
+        case .lostPoints(let collection, let records):
+            let named = records.prefix(10).map { "point \($0.id) (row \($0.key.joined(separator: ", ")))" }.joined(separator: ", ")
+            return "collection \(collection) acknowledged the upsert as completed but does not hold \(records.count) of its points: \(named)"
+                + (records.count > 10 ? " and \(records.count - 10) more" : "") + ". The target lost acknowledged writes; check its health and storage before running again."
         case .unsupported(let message):
             return message
         }

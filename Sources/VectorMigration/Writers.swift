@@ -30,14 +30,18 @@ struct CollectionWriter: BatchWriter {
         let client = self.client ?? QdrantClient(configuration)
         self.client = client
         var body: [UInt8] = []
-        var points = 0
+        var sent: [VectorRecord] = []
+        var lost: [VectorRecord] = []
         func flush() async throws {
-            guard points > 0 else { return }
+            guard !sent.isEmpty else { return }
             body.append(contentsOf: "]}".utf8)
             try await client.upsert(collection, body: body)
+            // "completed" is the target's word; the points it holds are the proof.
+            let held = Set(try await client.heldIDs(collection, ids: sent.map(\.id)).map(UUIDText.canonical))
+            lost += sent.filter { !held.contains(UUIDText.canonical($0.id)) }
             outcome.bytes += body.count
             body.removeAll(keepingCapacity: true)
-            points = 0
+            sent.removeAll(keepingCapacity: true)
         }
         var point: [UInt8] = []
         for record in records {
@@ -46,15 +50,16 @@ struct CollectionWriter: BatchWriter {
             if point.count + 16 > maxRequestBytes {
                 throw InvalidRecord(key: record.key, reason: "the point alone is \(point.count) bytes, over the \(maxRequestBytes)-byte request limit")
             }
-            if points > 0 && body.count + point.count + 3 > maxRequestBytes {
+            if !sent.isEmpty && body.count + point.count + 3 > maxRequestBytes {
                 try await flush()
             }
-            body.append(contentsOf: points == 0 ? Array(#"{"points":["#.utf8) : [UInt8(ascii: ",")])
+            body.append(contentsOf: sent.isEmpty ? Array(#"{"points":["#.utf8) : [UInt8(ascii: ",")])
             body.append(contentsOf: point)
-            points += 1
+            sent.append(record)
             outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         try await flush()
+        guard lost.isEmpty else { throw VectorMigrationError.lostPoints(collection: collection, records: lost.map { ($0.key, UUIDText.canonical($0.id)) }) }
         outcome.tally.add("points", records.count)
         outcome.tally.add("collection \(collection)", records.count)
         if let tenant = job.mapping.tenant {
