@@ -1,5 +1,6 @@
 import AWS
 import BlockingIO
+import Failures
 import Foundation
 import HTTP
 import JSON
@@ -75,7 +76,7 @@ struct CSVExportWriter: BatchWriter {
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
         if !refused.isEmpty {
             outcome.tally.add("dead-lettered", refused.count)
-            await deadLetters.append(refused)
+            try await deadLetters.append(refused)
         }
         guard let firstID, !rows.isEmpty else { return outcome }
         let fixed = partition == GraphPartition.nodes ? [":ID", ":LABEL"] : [":ID", ":START_ID", ":END_ID", ":TYPE"]
@@ -148,7 +149,7 @@ enum BulkLoader {
             for file in files {
                 let data = try Data(contentsOf: URL(fileURLWithPath: (export.directory as NSString).appendingPathComponent(file)))
                 let key = prefix.isEmpty ? file : prefix.hasSuffix("/") ? prefix + file : prefix + "/" + file
-                try await RetryPolicy().run(isTransient: { ($0 as? S3Error)?.isTransient ?? ($0 as? HTTPError)?.isTransient ?? false }) {
+                try await RetryPolicy().run(isTransient: isTransient) {
                     try await client.put(bucket: bucket, key: key, body: Array(data))
                 }
             }

@@ -1,4 +1,5 @@
 import Bolt
+import Failures
 import Foundation
 import JSON
 import MigrationCore

@@ -5,35 +5,6 @@ import JSON
 import MigrationCore
 import Neptune
 
-/// Appends records the target refused, one JSON object a line, to the file the report names.
-actor DeadLetterFile {
-    let path: String
-    private(set) var count = 0
-    private let queue = BlockingQueue(label: "migrate.dead-letter")
-
-    init(path: String) {
-        self.path = path
-    }
-
-    func append(_ entries: [JSONValue]) async {
-        guard !entries.isEmpty else { return }
-        count += entries.count
-        let text = entries.map { JSONWriter.text($0) + "\n" }.joined()
-        let path = self.path
-        await queue.run {
-            let url = URL(fileURLWithPath: path)
-            try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if let handle = try? FileHandle(forWritingTo: url) {
-                _ = try? handle.seekToEnd()
-                handle.write(Data(text.utf8))
-                try? handle.close()
-            } else {
-                try? Data(text.utf8).write(to: url)
-            }
-        }
-    }
-}
-
 /// How the relationships of a sharded run wait for endpoints written by other shards.
 ///
 /// Each shard writes its own nodes, then its own relationships, whose start or end node may belong to another
@@ -165,7 +136,7 @@ struct NeptuneWriter: BatchWriter {
         if !refused.isEmpty {
             outcome.tally.add("dead-lettered", refused.count)
             outcome.problems += refused.prefix(5).map { "dead-lettered \($0["kind"]?.string ?? "") \($0["id"]?.string ?? ""): \($0["reason"]?.string ?? "")" }
-            await deadLetters.append(refused)
+            try await deadLetters.append(refused)
         }
         return outcome
     }
