@@ -94,11 +94,11 @@ struct VectorCopy: Migration {
     }
 
     func writer(deadLetters: DeadLetterFile) async throws -> sending VectorSink {
-        VectorSink(settings: settings, jobs: jobs, targetTables: vectorPlan.targetTables, dryRun: dryRun)
+        VectorSink(settings: settings, jobs: jobs, targetTables: vectorPlan.targetTables, dryRun: dryRun, deadLetters: deadLetters)
     }
 
     func countTarget(units: [String]) async throws -> [String: Int]? {
-        nil
+        dryRun ? nil : try await VectorTargetCount.count(vectorPlan.jobs, units: units, settings: settings)
     }
 
     func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
@@ -145,12 +145,13 @@ struct VectorSink: BatchWriter {
     private let dryRun: Bool
     private let jobs: [String: VectorJob]
 
-    init(settings: VectorRunSettings, jobs: [String: VectorJob], targetTables: [String: TargetTable], dryRun: Bool) {
+    /// `deadLetters` receives the points a Qdrant target acknowledged but does not hold (`nil`: they fail the batch).
+    init(settings: VectorRunSettings, jobs: [String: VectorJob], targetTables: [String: TargetTable], dryRun: Bool, deadLetters: DeadLetterFile? = nil) {
         self.dryRun = dryRun
         self.jobs = jobs
         switch settings.target {
         case .qdrant(let configuration):
-            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes)
+            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes, deadLetters: deadLetters)
         case .postgres(let configuration, _, _):
             postgres = TableWriter(configuration: configuration, jobs: jobs, targets: targetTables)
         }
@@ -162,6 +163,8 @@ struct VectorSink: BatchWriter {
             outcome = BatchOutcome(units: records.count)
             let approximate = jobs[partition]?.normalizedVectors ?? []
             for record in records { outcome.checksum.add(digest: record.checksumDigest(approximate: approximate)) }
+            outcome.ledger.selected(partition, records.count)
+            outcome.ledger.skipped(partition, rule: "dry run: nothing is written", records.count)
         } else if var writer = qdrant {
             outcome = try await writer.write(records, partition: partition)
             qdrant = writer
@@ -172,7 +175,7 @@ struct VectorSink: BatchWriter {
             outcome = BatchOutcome()
         }
         outcome.tally.add("read", records.count)
-        outcome.tally.add("written", dryRun ? 0 : records.count)
+        outcome.tally.add("written", outcome.ledger.units[partition]?.written ?? 0)
         return outcome
     }
 

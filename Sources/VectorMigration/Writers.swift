@@ -8,12 +8,15 @@ struct CollectionWriter: BatchWriter {
     let configuration: QdrantConfiguration
     let jobs: [String: VectorJob]
     let maxRequestBytes: Int
+    /// Where points the target acknowledged but does not hold are listed; without one they fail the batch.
+    let deadLetters: DeadLetterFile?
     private var client: QdrantClient?
 
-    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int) {
+    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?) {
         self.configuration = configuration
         self.jobs = jobs
         self.maxRequestBytes = maxRequestBytes
+        self.deadLetters = deadLetters
     }
 
     mutating func reset() async {
@@ -59,9 +62,21 @@ struct CollectionWriter: BatchWriter {
             outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         try await flush()
-        guard lost.isEmpty else { throw VectorMigrationError.lostPoints(collection: collection, records: lost.map { ($0.key, UUIDText.canonical($0.id)) }) }
-        outcome.tally.add("points", records.count)
-        outcome.tally.add("collection \(collection)", records.count)
+        outcome.ledger.selected(partition, records.count)
+        outcome.ledger.written(partition, records.count - lost.count)
+        if !lost.isEmpty {
+            let error = VectorMigrationError.lostPoints(collection: collection, records: lost.map { ($0.key, UUIDText.canonical($0.id)) })
+            guard let deadLetters else { throw error }
+            let reason = "\(collection) acknowledged the upsert (wait=true, status completed) but does not hold the point"
+            try await deadLetters.append(lines: lost.map { record in
+                JSONWriter.text(.object([("unit", .string(partition)), ("collection", .string(collection)), ("point", .string(UUIDText.canonical(record.id))),
+                                         ("key", .array(record.key.map { .string($0) })), ("reason", .string(reason))]))
+            })
+            outcome.ledger.refused(partition, lost.count)
+            outcome.problems.append("\(error)")
+        }
+        outcome.tally.add("points", records.count - lost.count)
+        outcome.tally.add("collection \(collection)", records.count - lost.count)
         if let tenant = job.mapping.tenant {
             for record in records {
                 let value = record.payload.first { $0.0 == tenant }?.1.string ?? "(none)"
@@ -123,8 +138,14 @@ struct TableWriter: BatchWriter {
             try await connection.startCopyIn("COPY \(staging) (\(target.columns.map(quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)")
             try await connection.writeCopy(data)
             try await connection.finishCopyIn()
-            try await connection.execute(target.upsertStatement(from: staging))
+            let affected = try await connection.executeCountingRows(target.upsertStatement(from: staging))
             try await connection.execute("COMMIT")
+            outcome.ledger.selected(partition, records.count)
+            // DO UPDATE touches every staged row; DO NOTHING (a table of key columns only) leaves the rows already there.
+            outcome.ledger.written(partition, min(affected, records.count))
+            if affected < records.count {
+                outcome.ledger.skipped(partition, rule: "already on the target with the same key (ON CONFLICT DO NOTHING)", records.count - affected)
+            }
         } catch {
             try? await connection.execute("ROLLBACK")
             throw error

@@ -123,10 +123,14 @@ extension Integration {
             _ = try await freshLightRAGSource(dimensions: 8, rows: 30, suffix: "_lossy_8d")
             let server = try await PrivateQdrant.start(["--fault-drop-every", "25"])
             defer { server.stop() }
+            let directory = checkpointDirectory()
             let result = try await CLI.run(["vectors", "--source", VectorServers.pgSource, "--target", server.url, "--mapping", try mapping { $0 },
-                                            "--checkpoint-dir", checkpointDirectory(), "--batch", "20"], environment: environment)
-            #expect(result.status != 0, "a run that lost points exited 0: \(result.output)")
+                                            "--checkpoint-dir", directory, "--batch", "20"], environment: environment)
+            #expect(result.status == 4, "a run that lost 7 of 180 points must end incomplete (exit 4): \(result.output)")
             #expect(result.output.contains("acknowledged the upsert as completed but does not hold"), "\(result.output)")
+            let deadLetters = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix("dead-letter.jsonl") }
+            let lines = try deadLetters.flatMap { try String(contentsOfFile: directory + "/" + $0, encoding: .utf8).split(separator: "\n") }
+            #expect(lines.count == 7, "every lost point is in the dead-letter file: \(lines)")
             let named = try #require(result.output.firstMatch(of: /point ([0-9a-f-]{36}) \(row (\w+), ((?:chunk|ent|rel)-[0-9a-f]+)\)/)?.output, "\(result.output)")
             let client = VectorServers.client(VectorServers.qdrant(server.url))
             var held = 0
@@ -154,6 +158,10 @@ extension Integration {
             let settings = vectorSettings(source: VectorServers.postgres(VectorServers.pgSource), target: target, mapping: try lightragMapping())
             let report = try await VectorMigration(settings: settings, checkpointDirectory: checkpointDirectory(), resumePolicy: .fresh, dryRun: false).run()
             #expect(report.outcome == .succeeded, "\(report.rendered())")
+            #expect(report.notes.contains { $0.contains("'default' → '_'") }, "the report states the workspace rule: \(report.notes)")
+            let ledger = try #require(report.ledger)
+            #expect(ledger.rows.map(\.unit) == ["chunks_test_model_8d", "entities_test_model_8d", "relationships_test_model_8d"])
+            #expect(ledger.rows.allSatisfy { $0.entry.selected == 80 && $0.entry.written == 80 && $0.onTarget == 80 && $0.problem == nil }, "\(ledger.rows)")
 
             for (workspace, arguments) in [("default", [String]()), ("prod", ["--workspace", "prod"])] {
                 let answer = try await lightragReads(ids[workspace]!, arguments: arguments)
