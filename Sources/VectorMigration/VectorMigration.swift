@@ -17,6 +17,9 @@ public struct VectorMigration: Sendable {
     public var dryRun: Bool
     /// The most rows per second, if limited.
     public var rateLimit: Int?
+    /// Whether the target is counted per mapping entry after the copy; a live sync's polls write past the
+    /// copy's ledger (rows inserted since), so it turns this off.
+    var countsTarget = true
 
     /// Creates a migration.
     public init(settings: VectorRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy, dryRun: Bool, rateLimit: Int? = nil) {
@@ -73,11 +76,13 @@ struct VectorCopy: Migration {
     let plan: MigrationPlan
     private let jobs: [String: VectorJob]
     private let dryRun: Bool
+    private let countsTarget: Bool
 
     init(_ migration: VectorMigration, plan vectorPlan: VectorPlan) {
         settings = migration.settings
         self.vectorPlan = vectorPlan
         dryRun = migration.dryRun
+        countsTarget = migration.countsTarget
         jobs = Dictionary(uniqueKeysWithValues: vectorPlan.jobs.map { ($0.name, $0) })
         plan = MigrationPlan(
             store: "vectors", command: migration.dryRun ? "migrate vectors --dry-run" : "migrate vectors",
@@ -98,7 +103,7 @@ struct VectorCopy: Migration {
     }
 
     func countTarget(units: [String]) async throws -> [String: Int]? {
-        dryRun ? nil : try await VectorTargetCount.count(vectorPlan.jobs, units: units, settings: settings)
+        dryRun || !countsTarget ? nil : try await VectorTargetCount.count(vectorPlan.jobs, units: units, settings: settings)
     }
 
     func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
