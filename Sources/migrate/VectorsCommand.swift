@@ -129,13 +129,34 @@ struct VectorSelectionOptions: ParsableArguments {
     var targetName: String?
     @Option(name: .customLong("shard"), help: ArgumentHelp("Handle only shard i of N (by a hash of the key), e.g. 0/4; N processes with 0/N … N-1/N cover the source exactly once.", valueName: "i/N"))
     var shard: Shard?
+    @Option(name: .customLong("workspace"), help: ArgumentHelp("With a mapping that has a workspaces: rule: source workspace FROM is TO on the target, in point ids and payload (repeatable; replaces the mapping's rename of FROM), e.g. default=_ or default=prod.", valueName: "FROM=TO"))
+    var workspaces: [String] = []
 
     func mappings() throws -> [CollectionMapping]? {
-        guard let mapping else { return nil }
+        guard let mapping else {
+            if !workspaces.isEmpty { throw ValidationError("--workspace needs --mapping with a workspaces: rule (e.g. mappings/lightrag.yaml)") }
+            return nil
+        }
+        var file: VectorMappingFile
         do {
-            return try VectorMappingFile.load(mapping).collections
+            file = try VectorMappingFile.load(mapping)
         } catch {
             throw ValidationError(error.description)
+        }
+        guard !workspaces.isEmpty else { return file.collections }
+        guard var rule = file.workspaces else {
+            throw ValidationError("--workspace: \(mapping) has no workspaces: rule naming the workspace column; add one (see mappings/lightrag.yaml) or drop --workspace")
+        }
+        for text in workspaces {
+            guard let (from, to) = WorkspaceRule.pair(text) else {
+                throw ValidationError("--workspace '\(text)': expected FROM=TO with a non-empty TO, e.g. default=_")
+            }
+            rule.rename[from] = to
+        }
+        return file.collections.map { mapping in
+            var mapping = mapping
+            mapping.workspaces = rule
+            return mapping
         }
     }
 
