@@ -66,17 +66,11 @@ struct CSVExportWriter: BatchWriter {
                     outcome.tally.add("type \(relationship.type)")
                 }
             } catch {
-                switch item {
-                case .node(let node): refused.append(NeptuneWriter.deadLetter(node, reason: "\(error)"))
-                case .relationship(let relationship): refused.append(NeptuneWriter.deadLetter(relationship, reason: "\(error)"))
-                }
+                refused.append(GraphDeadLetter.entry(item, reason: "\(error)"))
             }
         }
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
-        if !refused.isEmpty {
-            outcome.tally.add("dead-lettered", refused.count)
-            await deadLetters.append(refused)
-        }
+        await outcome.deadLetter(refused, to: deadLetters)
         guard let firstID, !rows.isEmpty else { return outcome }
         let fixed = partition == GraphPartition.nodes ? [":ID", ":LABEL"] : [":ID", ":START_ID", ":END_ID", ":TYPE"]
         let text = Self.csv(fixedColumns: fixed, rows: rows)

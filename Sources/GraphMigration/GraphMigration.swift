@@ -88,6 +88,8 @@ public struct GraphMigration: Sendable {
         if settings.export == nil || settings.export?.loaderRoleARN != nil {
             try await retry.run(isTransient: isTransient) { try await Self.checkTarget(self.settings.target) }
         }
+        // Two source nodes with one target identity would overwrite each other: stop before anything is written.
+        try await retry.run(isTransient: isTransient) { try await NodeIdentityCheck.run(self.settings.source, mapping: self.settings.mapping) }
         let fingerprint = Self.fingerprint(settings)
         let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16)).json"))
         let begun = try await store.begin(migration: "graph", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
@@ -172,7 +174,7 @@ public struct GraphMigration: Sendable {
 
     static func fingerprint(_ settings: GraphRunSettings) -> String {
         var hasher = SHA256Hasher()
-        for part in [settings.sourceDisplayName, settings.target.displayName, settings.mapping.nodes.key ?? "",
+        for part in [settings.sourceDisplayName, settings.target.displayName, settings.mapping.identityRule,
                      settings.mapping.relationships.id.rawValue, settings.export?.directory ?? "http", settings.shard?.description ?? "all"] {
             hasher.update(length: part.utf8.count)
             hasher.update(part)
@@ -210,7 +212,7 @@ struct GraphSink: BatchWriter {
             neptune = NeptuneWriter(configuration: configuration, converter: PropertyConverter(policy: settings.mapping.properties),
                                     deadLetters: deadLetters, endpointWait: endpointWait)
         case .bolt(let configuration, _):
-            bolt = BoltWriter(configuration: configuration, mapping: settings.mapping, endpointWait: endpointWait)
+            bolt = BoltWriter(configuration: configuration, mapping: settings.mapping, deadLetters: deadLetters, endpointWait: endpointWait)
         }
     }
 
