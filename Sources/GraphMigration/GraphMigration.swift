@@ -107,6 +107,7 @@ public struct GraphMigration: Sendable {
         let settings = self.settings
         var outcome = MigrationReport.Outcome.succeeded
         var problems: [String] = []
+        var notes: [String] = []
         do {
             // Relationships need both their nodes on the target: nodes first, to the end.
             for partition in [GraphPartition.nodes, GraphPartition.relationships] {
@@ -120,7 +121,7 @@ public struct GraphMigration: Sendable {
                 problems += result.problems
             }
             if let export = settings.export {
-                problems += try await Self.finishExport(export, target: settings.target)
+                notes += try await Self.finishExport(export, target: settings.target)
             }
         } catch {
             outcome = .failed
@@ -136,11 +137,11 @@ public struct GraphMigration: Sendable {
         return MigrationReport(
             command: "migrate graph", source: settings.sourceDisplayName, target: settings.target.displayName, outcome: outcome,
             startedAt: startedAt, resumed: resumed, totals: checkpoint.tally.excluding(["label ", "type ", "converted "]),
-            checksum: checkpoint.checksum, sections: Self.sections(checkpoint.tally), problems: problems, checkpoint: store.path
+            checksum: checkpoint.checksum, sections: Self.sections(checkpoint.tally), problems: problems, notes: notes, checkpoint: store.path
         )
     }
 
-    /// Uploads the CSV files and runs the bulk loader, as asked; returns lines for the report.
+    /// Uploads the CSV files and runs the bulk loader, as asked; returns the report's notes on what it did.
     private static func finishExport(_ export: BulkExport, target: GraphStore) async throws -> [String] {
         var lines = ["bulk-load CSV files are in \(export.directory)"]
         guard let source = try await BulkLoader.upload(export) else { return lines }

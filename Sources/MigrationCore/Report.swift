@@ -56,6 +56,8 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     public var sections: [Section]
     /// Problems worth a person's attention (first differing keys, refused keys, the error that stopped the run).
     public var problems: [String]
+    /// What the run produced or did besides copying (files written, uploads, rules applied): facts, not problems.
+    public var notes: [String]
     /// Where the checkpoint lives, to resume or inspect.
     public var checkpoint: String?
 
@@ -63,7 +65,7 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     public init(
         command: String, source: String, target: String, outcome: Outcome, startedAt: Date, finishedAt: Date = Date(),
         resumed: Bool = false, totals: Tally = Tally(), checksum: OrderIndependentChecksum? = nil,
-        sections: [Section] = [], problems: [String] = [], checkpoint: String? = nil
+        sections: [Section] = [], problems: [String] = [], notes: [String] = [], checkpoint: String? = nil
     ) {
         self.command = command
         self.source = source
@@ -76,6 +78,7 @@ public struct MigrationReport: Sendable, Codable, Equatable {
         self.checksum = checksum
         self.sections = sections
         self.problems = problems
+        self.notes = notes
         self.checkpoint = checkpoint
     }
 
@@ -101,6 +104,11 @@ public struct MigrationReport: Sendable, Codable, Equatable {
             lines.append("")
             lines.append(section.title)
             lines.append(contentsOf: Self.table(columns: section.columns, rows: section.rows))
+        }
+        if !notes.isEmpty {
+            lines.append("")
+            lines.append("notes:")
+            lines.append(contentsOf: notes.map { "  - \($0)" })
         }
         if !problems.isEmpty {
             lines.append("")
