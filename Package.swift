@@ -33,33 +33,35 @@ let package = Package(
 
         // Running blocking work off Swift's cooperative pool.
         .target(name: "BlockingIO"),
+        // The one rule for which errors a retry can fix, shared by every wire module.
+        .target(name: "Failures"),
         // Gregorian calendar arithmetic for ISO 8601 text.
         .target(name: "Chronology"),
         // SHA-256 and HMAC over OpenSSL's EVP interface.
         .target(name: "Hashing", dependencies: ["COpenSSL"]),
         // TCP and TLS byte streams, URIs, secrets.
-        .target(name: "Transport", dependencies: ["COpenSSL", "BlockingIO"]),
+        .target(name: "Transport", dependencies: ["COpenSSL", "BlockingIO", "Failures"]),
         // RESP codec (hiredis), connections, pipelines, cluster routing.
-        .target(name: "RESP", dependencies: ["CHiredis", "Transport", "BlockingIO"]),
+        .target(name: "RESP", dependencies: ["CHiredis", "Transport", "BlockingIO", "Failures"]),
         // JSON values that keep integers and key order, a fast writer and a strict parser.
         .target(name: "JSON"),
         // HTTP/1.1 over the transport (TLS by OpenSSL), keep-alive.
-        .target(name: "HTTP", dependencies: ["Transport", "BlockingIO"]),
+        .target(name: "HTTP", dependencies: ["Transport", "BlockingIO", "Failures"]),
         // PackStream codec and Bolt sessions (Neo4j, Memgraph).
-        .target(name: "Bolt", dependencies: ["Transport", "BlockingIO"]),
+        .target(name: "Bolt", dependencies: ["Transport", "BlockingIO", "Failures"]),
         // AWS Signature Version 4, credentials, S3 uploads.
-        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP"]),
+        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP", "Failures"]),
         // Amazon Neptune's openCypher HTTPS endpoint and bulk loader, SigV4-signed.
-        .target(name: "Neptune", dependencies: ["AWS", "HTTP", "JSON", "Transport"]),
+        .target(name: "Neptune", dependencies: ["AWS", "HTTP", "JSON", "Transport", "Failures"]),
         // Qdrant's REST API.
-        .target(name: "Qdrant", dependencies: ["HTTP", "JSON", "Transport"]),
+        .target(name: "Qdrant", dependencies: ["HTTP", "JSON", "Transport", "Failures"]),
         // libpq connections, binary COPY, pgvector codecs.
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Transport", "BlockingIO"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Transport", "BlockingIO", "Failures"]),
         // Batching, checkpoints, checksums, progress, retries, reports: shared by every migration.
         .target(
             name: "MigrationCore",
             dependencies: [
-                "Hashing", "BlockingIO",
+                "Hashing", "BlockingIO", "Failures",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,7 +70,7 @@ let package = Package(
         .target(
             name: "KeyMigration",
             dependencies: [
-                "RESP", "Transport", "MigrationCore", "Hashing",
+                "RESP", "Transport", "MigrationCore", "Hashing", "Failures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -77,7 +79,7 @@ let package = Package(
         .target(
             name: "VectorMigration",
             dependencies: [
-                "Postgres", "Qdrant", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology",
+                "Postgres", "Qdrant", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology", "Failures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -86,7 +88,7 @@ let package = Package(
         .target(
             name: "GraphMigration",
             dependencies: [
-                "Bolt", "Neptune", "AWS", "HTTP", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology",
+                "Bolt", "Neptune", "AWS", "HTTP", "JSON", "MigrationCore", "Hashing", "Transport", "Chronology", "Failures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -1,3 +1,4 @@
+import Failures
 import Foundation
 import Hashing
 import HTTP
@@ -27,7 +28,7 @@ public struct S3Configuration: Sendable {
 }
 
 /// Why an S3 request failed, with S3's own error code and message.
-public struct S3Error: Error, Sendable, CustomStringConvertible {
+public struct S3Error: TransientFailure, Sendable, CustomStringConvertible {
     public var status: Int
     public var body: String
     public var operation: String

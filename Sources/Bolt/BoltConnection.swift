@@ -1,5 +1,6 @@
 import BlockingIO
 import Transport
+import Failures
 
 /// A Bolt protocol version.
 public struct BoltVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -46,7 +47,7 @@ public struct BoltConfiguration: Sendable {
 }
 
 /// Why a Bolt operation failed; server failures carry Neo4j's status code and message.
-public enum BoltError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum BoltError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     case transport(TransportError)
     /// The server accepted none of the offered versions.
     case noCommonVersion(Endpoint)

@@ -1,5 +1,6 @@
 import AWS
 import BlockingIO
+import Failures
 import Foundation
 import HTTP
 import JSON
@@ -42,9 +43,11 @@ struct CSVExportWriter: BatchWriter {
 
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: items.count)
+        outcome.select(items)
         var conversions: [String: Int] = [:]
         var rows: [(fixed: [String], properties: [(String, JSONValue)])] = []
         var refused: [JSONValue] = []
+        var units: [String] = []
         var firstID: Int64?
         for item in items {
             do {
@@ -53,6 +56,7 @@ struct CSVExportWriter: BatchWriter {
                     firstID = firstID ?? node.sourceID
                     let properties = try converter.literals(node.properties, conversions: &conversions)
                     rows.append(([node.id, node.labels.joined(separator: ";")], properties))
+                    units.append(GraphUnit.nodes(node.labels))
                     outcome.checksum.add(record: GraphRecord.node(id: node.id, labels: node.labels, properties: properties))
                     outcome.tally.add("nodes")
                     outcome.tally.add("label \(node.labels.sorted().joined(separator: ":"))")
@@ -60,6 +64,7 @@ struct CSVExportWriter: BatchWriter {
                     firstID = firstID ?? relationship.sourceID
                     let properties = try converter.literals(relationship.properties, conversions: &conversions)
                     rows.append(([relationship.id, relationship.start, relationship.end, relationship.type], properties))
+                    units.append(GraphUnit.relationships(relationship.type))
                     outcome.checksum.add(record: GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start,
                                                                           end: relationship.end, properties: properties))
                     outcome.tally.add("relationships")
@@ -70,7 +75,7 @@ struct CSVExportWriter: BatchWriter {
             }
         }
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
-        await outcome.deadLetter(refused, to: deadLetters)
+        try await outcome.deadLetter(refused, to: deadLetters)
         guard let firstID, !rows.isEmpty else { return outcome }
         let fixed = partition == GraphPartition.nodes ? [":ID", ":LABEL"] : [":ID", ":START_ID", ":END_ID", ":TYPE"]
         let text = Self.csv(fixedColumns: fixed, rows: rows)
@@ -81,6 +86,8 @@ struct CSVExportWriter: BatchWriter {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         }
+        // Written once the file is: the bulk loader reads what is in it.
+        for unit in units { outcome.ledger.written(unit) }
         outcome.tally.add("csv files")
         return outcome
     }
@@ -142,7 +149,7 @@ enum BulkLoader {
             for file in files {
                 let data = try Data(contentsOf: URL(fileURLWithPath: (export.directory as NSString).appendingPathComponent(file)))
                 let key = prefix.isEmpty ? file : prefix.hasSuffix("/") ? prefix + file : prefix + "/" + file
-                try await RetryPolicy().run(isTransient: { ($0 as? S3Error)?.isTransient ?? ($0 as? HTTPError)?.isTransient ?? false }) {
+                try await RetryPolicy().run(isTransient: isTransient) {
                     try await client.put(bucket: bucket, key: key, body: Array(data))
                 }
             }

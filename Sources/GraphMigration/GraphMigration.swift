@@ -1,4 +1,5 @@
 import Bolt
+import Failures
 import Foundation
 import Hashing
 import JSON
@@ -80,69 +81,30 @@ public struct GraphMigration: Sendable {
         self.rateLimit = rateLimit
     }
 
+    /// Runs the migration. Unreachable stores, refused credentials and certificates are thrown before the first
+    /// write; a failure during the copy returns a report with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
-        let startedAt = Date()
         // Even the first requests ride out a failover or a busy cluster: transient errors are retried here too.
         let retry = RetryPolicy()
-        let counts = try await retry.run(isTransient: isTransient) { try await GraphCounts.source(self.settings.source) }
+        // The source's label sets and types: the ledger's units, counted on the target before the first write.
+        let summary = try await retry.run(isTransient: isTransient) {
+            try await GraphSummary.read(.bolt(self.settings.source, displayName: self.settings.sourceDisplayName), mapping: GraphMapping(), degrees: false)
+        }
         if settings.export == nil || settings.export?.loaderRoleARN != nil {
             try await retry.run(isTransient: isTransient) { try await Self.checkTarget(self.settings.target) }
         }
         // Two source nodes with one target identity would overwrite each other: stop before anything is written.
         try await retry.run(isTransient: isTransient) { try await NodeIdentityCheck.run(self.settings.source, mapping: self.settings.mapping) }
-        let fingerprint = Self.fingerprint(settings)
-        let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16)).json"))
-        let begun = try await store.begin(migration: "graph", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
-        var checkpoint = begun.0
-        let resumed = begun.resumed
-        for partition in [GraphPartition.nodes, GraphPartition.relationships] where checkpoint.partitions[partition] == nil {
-            checkpoint.partitions[partition] = Checkpoint.PartitionState(position: "-1")
-        }
-        let deadLetters = DeadLetterFile(path: (checkpointDirectory as NSString).appendingPathComponent("graph-\(fingerprint.prefix(16))-dead-letter.jsonl"))
-        let progress = ProgressReporter(phase: "graph", unit: "records", total: settings.expectedRecords(counts), style: settings.progressStyle)
-        await progress.restore(done: checkpoint.tally["nodes"] + checkpoint.tally["relationships"] + checkpoint.tally["dead-lettered"], bytes: 0)
-        await progress.start()
-        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
-                                                         rateLimiter: rateLimit.map { RateLimiter(perSecond: $0) }), logger: settings.logger)
-        let settings = self.settings
-        var outcome = MigrationReport.Outcome.succeeded
-        var problems: [String] = []
-        var notes: [String] = []
-        do {
-            // Relationships need both their nodes on the target: nodes first, to the end.
-            for partition in [GraphPartition.nodes, GraphPartition.relationships] {
-                let result = try await runner.run(
-                    partitions: [PartitionPlan(name: partition, initialPosition: "-1")],
-                    checkpoint: checkpoint, store: store, progress: progress,
-                    makeReader: { name, position in try await settings.reader(name, position: position) },
-                    makeWriter: { GraphSink(settings: settings, deadLetters: deadLetters) }
-                )
-                checkpoint = result.checkpoint
-                problems += result.problems
-            }
-            if let export = settings.export {
-                notes += try await Self.finishExport(export, target: settings.target)
-            }
-        } catch {
-            outcome = .failed
-            problems.insert("\(error)", at: 0)
-            checkpoint = (try? await store.load()) ?? checkpoint
-        }
-        await progress.finish()
-        let deadLettered = await deadLetters.count
-        if checkpoint.tally["dead-lettered"] > 0 || deadLettered > 0 {
-            problems.insert("\(checkpoint.tally["dead-lettered"]) record(s) the target refused are in \(deadLetters.path)", at: 0)
-            if outcome == .succeeded { outcome = .incomplete }
-        }
-        return MigrationReport(
-            command: "migrate graph", source: settings.sourceDisplayName, target: settings.target.displayName, outcome: outcome,
-            startedAt: startedAt, resumed: resumed, totals: checkpoint.tally.excluding(["label ", "type ", "converted "]),
-            checksum: checkpoint.checksum, sections: Self.sections(checkpoint.tally), problems: problems, notes: notes, checkpoint: store.path
-        )
+        let runner = MigrationRunner(settings: .init(
+            checkpointDirectory: checkpointDirectory, resumePolicy: resumePolicy, concurrency: settings.concurrency,
+            rateLimit: rateLimit, progressStyle: settings.progressStyle, logger: settings.logger
+        ))
+        return try await runner.run(GraphCopy(settings: settings, counts: GraphCounts(nodes: summary.nodes, relationships: summary.relationships),
+                                              units: summary.units.keys.sorted()))
     }
 
     /// Uploads the CSV files and runs the bulk loader, as asked; returns the report's notes on what it did.
-    private static func finishExport(_ export: BulkExport, target: GraphStore) async throws -> [String] {
+    static func finishExport(_ export: BulkExport, target: GraphStore) async throws -> [String] {
         var lines = ["bulk-load CSV files are in \(export.directory)"]
         guard let source = try await BulkLoader.upload(export) else { return lines }
         lines.append("uploaded to \(source)")
@@ -192,6 +154,54 @@ public struct GraphMigration: Sendable {
             .init(title: "relationships by type", columns: ["type", "relationships"], rows: rows("type ")),
             .init(title: "property conversions (Neptune stores simple literals only)", columns: ["conversion", "values"], rows: rows("converted ")),
         ]
+    }
+}
+
+/// `migrate graph` as the runner drives it: every node first, then every relationship (both endpoints must exist).
+struct GraphCopy: Migration {
+    let settings: GraphRunSettings
+    let plan: MigrationPlan
+
+    init(settings: GraphRunSettings, counts: GraphCounts, units: [String]) {
+        self.settings = settings
+        plan = MigrationPlan(
+            store: "graph", command: "migrate graph", source: settings.sourceDisplayName, target: settings.target.displayName,
+            fingerprint: GraphMigration.fingerprint(settings),
+            stages: [[PartitionPlan(name: GraphPartition.nodes, initialPosition: "-1")],
+                     [PartitionPlan(name: GraphPartition.relationships, initialPosition: "-1")]],
+            units: units, recordName: "records", estimatedRecords: settings.expectedRecords(counts),
+            breakdowns: ["label ", "type ", "converted "]
+        )
+    }
+
+    func reader(partition: String, position: String) async throws -> sending GraphReader {
+        try await settings.reader(partition, position: position)
+    }
+
+    func writer(deadLetters: DeadLetterFile) async throws -> sending GraphSink {
+        GraphSink(settings: settings, deadLetters: deadLetters)
+    }
+
+    /// The target per unit; nil for CSV files and for a shard (the target also holds the other shards' records).
+    func countTarget(units: [String]) async throws -> [String: Int]? {
+        guard settings.export == nil, settings.shard == nil else { return nil }
+        return try await GraphMigration.countTarget(settings.target, units: units)
+    }
+
+    func finish() async throws -> [String] {
+        guard let export = settings.export else { return [] }
+        return try await GraphMigration.finishExport(export, target: settings.target)
+    }
+
+    func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
+        GraphMigration.sections(checkpoint.tally)
+    }
+}
+
+extension DeadLetterFile {
+    /// Appends one line per entry.
+    func append(_ entries: [JSONValue]) async throws {
+        try await append(lines: entries.map { JSONWriter.text($0) })
     }
 }
 
@@ -258,11 +268,3 @@ struct GraphCounts: Sendable, Equatable {
     }
 }
 
-/// Which errors a retry can fix.
-@Sendable func isTransient(_ error: any Error) -> Bool {
-    switch error {
-    case let error as BoltError: return error.isTransient
-    case let error as NeptuneError: return error.isTransient
-    default: return false
-    }
-}

@@ -1,4 +1,5 @@
 import Bolt
+import Failures
 import Foundation
 import JSON
 import MigrationCore
@@ -75,6 +76,8 @@ struct GraphSummary {
     /// Relationships per scope of their start node.
     var scopeRelationships: [String: Int] = [:]
     var degrees: [Int: Int] = [:]
+    /// Nodes and relationships per ledger unit (``GraphUnit``).
+    var units: [String: Int] = [:]
 
     static let degreeQuery = "MATCH (n) OPTIONAL MATCH (n)-[r]-() WITH n, count(r) AS d RETURN d, count(*) AS c"
 
@@ -101,12 +104,14 @@ struct GraphSummary {
     /// Counts one row of ``labelQuery(_:)``.
     mutating func addNodes(labels nodeLabels: [String], property: String?, count: Int, mapping: GraphMapping) {
         labels[nodeLabels.sorted().joined(separator: ":"), default: 0] += count
+        units[GraphUnit.nodes(nodeLabels), default: 0] += count
         if let scope = mapping.nodes.scope { scopeNodes[scope.of(labels: nodeLabels, property: property).joined(separator: ":"), default: 0] += count }
     }
 
     /// Counts one row of ``typeQuery(_:)``.
     mutating func addRelationships(type: String, startLabels: [String], property: String?, count: Int, mapping: GraphMapping) {
         types[type, default: 0] += count
+        units[GraphUnit.relationships(type), default: 0] += count
         if let scope = mapping.nodes.scope {
             scopeRelationships[scope.of(labels: startLabels, property: property).joined(separator: ":"), default: 0] += count
         }

@@ -5,35 +5,6 @@ import JSON
 import MigrationCore
 import Neptune
 
-/// Appends records the target refused, one JSON object a line, to the file the report names.
-actor DeadLetterFile {
-    let path: String
-    private(set) var count = 0
-    private let queue = BlockingQueue(label: "migrate.dead-letter")
-
-    init(path: String) {
-        self.path = path
-    }
-
-    func append(_ entries: [JSONValue]) async {
-        guard !entries.isEmpty else { return }
-        count += entries.count
-        let text = entries.map { JSONWriter.text($0) + "\n" }.joined()
-        let path = self.path
-        await queue.run {
-            let url = URL(fileURLWithPath: path)
-            try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if let handle = try? FileHandle(forWritingTo: url) {
-                _ = try? handle.seekToEnd()
-                handle.write(Data(text.utf8))
-                try? handle.close()
-            } else {
-                try? Data(text.utf8).write(to: url)
-            }
-        }
-    }
-}
-
 /// How the relationships of a sharded run wait for endpoints written by other shards.
 ///
 /// Each shard writes its own nodes, then its own relationships, whose start or end node may belong to another
@@ -83,6 +54,8 @@ struct GraphRow<Parameters> {
     /// The row's own id, as the query RETURNs it for every row it wrote.
     var id: String
     var record: JSONValue
+    /// The ledger unit (``GraphUnit``).
+    var unit: String
     /// Counters for the report: `nodes` and `label A:B`, or `relationships` and `type T`.
     var tally: [String]
     /// The record for the run's checksum.
@@ -93,6 +66,7 @@ struct GraphRow<Parameters> {
         self.parameters = parameters
         id = node.id
         record = GraphDeadLetter.entry(node)
+        unit = GraphUnit.nodes(node.labels)
         tally = ["nodes", "label \(node.labels.sorted().joined(separator: ":"))"]
         self.checksum = checksum
     }
@@ -102,6 +76,7 @@ struct GraphRow<Parameters> {
         self.parameters = parameters
         id = relationship.id
         record = GraphDeadLetter.entry(relationship)
+        unit = GraphUnit.relationships(relationship.type)
         tally = ["relationships", "type \(relationship.type)"]
         self.checksum = checksum
     }
@@ -113,21 +88,51 @@ struct GraphRow<Parameters> {
 }
 
 extension BatchOutcome {
+    /// Counts each item of a batch as selected in its ledger unit.
+    mutating func select(_ items: [GraphItem]) {
+        for item in items { ledger.selected(GraphUnit.of(item)) }
+    }
+
     /// Counts rows the target acknowledged.
     mutating func count<Parameters>(written rows: [GraphRow<Parameters>]) {
         for row in rows {
             for name in row.tally { tally.add(name) }
             checksum.add(record: row.checksum)
+            ledger.written(row.unit)
         }
     }
 
-    /// Counts records the target (or the mapping) refused, names the first ones, and appends them all to the
-    /// dead-letter file.
-    mutating func deadLetter(_ refused: [JSONValue], to deadLetters: DeadLetterFile) async {
+    /// Counts records the target (or the mapping) refused, in the report and the ledger, names the first ones,
+    /// and appends them all to the dead-letter file.
+    mutating func deadLetter(_ refused: [JSONValue], to deadLetters: DeadLetterFile) async throws {
         guard !refused.isEmpty else { return }
+        for entry in refused { ledger.refused(GraphUnit.of(entry)) }
         tally.add("dead-lettered", refused.count)
         problems += refused.prefix(5).map { "dead-lettered \($0["kind"]?.string ?? "") \($0["id"]?.string ?? ""): \($0["reason"]?.string ?? "")" }
-        await deadLetters.append(refused)
+        try await deadLetters.append(refused)
+    }
+}
+
+/// The ledger's units of a graph: `nodes :A:B` per sorted label set, `relationships T` per type.
+enum GraphUnit {
+    static func nodes(_ labels: [String]) -> String {
+        "nodes " + (labels.isEmpty ? "(no label)" : labels.sorted().map { ":" + $0 }.joined())
+    }
+
+    static func relationships(_ type: String) -> String {
+        "relationships \(type)"
+    }
+
+    static func of(_ item: GraphItem) -> String {
+        switch item {
+        case .node(let node): return nodes(node.labels)
+        case .relationship(let relationship): return relationships(relationship.type)
+        }
+    }
+
+    /// The unit of a dead-letter entry (``GraphDeadLetter``).
+    static func of(_ entry: JSONValue) -> String {
+        entry["kind"]?.string == "node" ? nodes(entry["labels"]?.array?.compactMap(\.string) ?? []) : relationships(entry["type"]?.string ?? "")
     }
 }
 
@@ -199,6 +204,7 @@ struct NeptuneWriter: BatchWriter {
 
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: items.count)
+        outcome.select(items)
         let client = self.client ?? NeptuneClient(configuration)
         self.client = client
         var groups: [String: (query: String, rows: [Row])] = [:]
@@ -253,7 +259,7 @@ struct NeptuneWriter: BatchWriter {
         }
         outcome.count(written: written)
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
-        await outcome.deadLetter(refused, to: deadLetters)
+        try await outcome.deadLetter(refused, to: deadLetters)
         return outcome
     }
 
@@ -314,6 +320,7 @@ struct BoltWriter: BatchWriter {
 
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: items.count)
+        outcome.select(items)
         let connection: BoltConnection
         if let existing = self.connection {
             connection = existing
@@ -366,7 +373,7 @@ struct BoltWriter: BatchWriter {
             }
         }
         outcome.count(written: written)
-        await outcome.deadLetter(refused, to: deadLetters)
+        try await outcome.deadLetter(refused, to: deadLetters)
         return outcome
     }
 

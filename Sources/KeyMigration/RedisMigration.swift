@@ -60,79 +60,12 @@ public struct RedisMigration: Sendable {
     /// Runs the migration. Connection, authentication and mapping problems are thrown before anything is
     /// written; a failure during the copy returns a report with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
-        let startedAt = Date()
-        let plan = try await KeyspacePlan.make(settings: settings, mapping: options.mapping)
-        let store = CheckpointStore(path: checkpointPath)
-        let (checkpoint, resumed) = options.dryRun
-            ? (Checkpoint(migration: "redis", fingerprint: fingerprint, startedAt: startedAt), false)
-            : try await store.begin(migration: "redis", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
-
-        let progress = ProgressReporter(phase: options.dryRun ? "redis (dry run)" : "redis", unit: "keys",
-                                        total: plan.estimatedKeys / (options.filter.shard?.count ?? 1), style: settings.progressStyle)
-        await progress.restore(done: checkpoint.tally["scanned"], bytes: checkpoint.tally["bytes"])
-        await progress.start()
-
-        let runner = PipelineRunner(
-            configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
-                                 rateLimiter: rateLimit.map { RateLimiter(perSecond: $0) }),
-            logger: settings.logger
-        )
-        let source = settings.source
-        let target = settings.target
-        let options = self.options
-        let batchSize = settings.batchSize
-        let partitions = plan.partitions
-        let databases = Dictionary(uniqueKeysWithValues: partitions.map { ($0.name, $0.database) })
-        let nodes = Dictionary(uniqueKeysWithValues: partitions.map { ($0.name, $0.node) })
-
-        var outcome: MigrationReport.Outcome = options.dryRun ? .dryRun : .succeeded
-        var problems: [String] = []
-        var final = checkpoint
-        do {
-            let result = try await runner.run(
-                partitions: partitions.map { PartitionPlan(name: $0.name, initialPosition: "0") },
-                checkpoint: checkpoint,
-                store: options.dryRun ? nil : store,
-                progress: progress,
-                makeReader: { name, position in
-                    let connection = try await RedisConnection.connect(source.connection.with(endpoint: nodes[name]!, database: databases[name]!))
-                    return KeyScanReader(connection: connection, cursor: position, count: batchSize, filter: options.filter)
-                },
-                makeWriter: {
-                    KeyCopyWriter(source: source, target: target, options: options, partitionDatabases: databases,
-                                  sourceDatabases: plan.sourceDatabases)
-                }
-            )
-            final = result.checkpoint
-            problems = result.problems
-            if result.problemCount > result.problems.count {
-                problems.append("… and \(result.problemCount - result.problems.count) more")
-            }
-        } catch {
-            outcome = .failed
-            problems = ["\(error)"]
-            final = (try? await store.load()) ?? checkpoint
-        }
-        await progress.finish()
-
-        return MigrationReport(
-            command: options.dryRun ? "migrate redis --dry-run" : "migrate redis",
-            source: source.displayName,
-            target: target.displayName,
-            outcome: outcome,
-            startedAt: startedAt,
-            resumed: resumed,
-            totals: final.tally.excluding(breakdownLabels),
-            checksum: final.checksum,
-            sections: Self.sections(final),
-            problems: problems,
-            checkpoint: options.dryRun ? nil : store.path
-        )
-    }
-
-    /// The checkpoint file for this source, target and options.
-    public var checkpointPath: String {
-        (checkpointDirectory as NSString).appendingPathComponent("redis-\(fingerprint.prefix(16)).json")
+        let copy = KeyCopy(self, plan: try await KeyspacePlan.make(settings: settings, mapping: options.mapping))
+        let runner = MigrationRunner(settings: .init(
+            checkpointDirectory: checkpointDirectory, resumePolicy: resumePolicy, dryRun: options.dryRun,
+            concurrency: settings.concurrency, rateLimit: rateLimit, progressStyle: settings.progressStyle, logger: settings.logger
+        ))
+        return try await runner.run(copy)
     }
 
     /// A digest of everything that decides which keys go where: a checkpoint only resumes the same migration.
@@ -169,17 +102,53 @@ public struct RedisMigration: Sendable {
     }
 }
 
+/// `migrate redis` as the runner drives it: SCAN readers per primary and database, DUMP/RESTORE writers.
+struct KeyCopy: Migration {
+    let migration: RedisMigration
+    let keyspace: KeyspacePlan
+    let plan: MigrationPlan
+    private let databases: [String: Int]
+    private let nodes: [String: Endpoint]
+
+    init(_ migration: RedisMigration, plan keyspace: KeyspacePlan) {
+        self.migration = migration
+        self.keyspace = keyspace
+        let dryRun = migration.options.dryRun
+        databases = Dictionary(uniqueKeysWithValues: keyspace.partitions.map { ($0.name, $0.database) })
+        nodes = Dictionary(uniqueKeysWithValues: keyspace.partitions.map { ($0.name, $0.node) })
+        plan = MigrationPlan(
+            store: "redis", command: dryRun ? "migrate redis --dry-run" : "migrate redis",
+            source: migration.settings.source.displayName, target: migration.settings.target.displayName,
+            fingerprint: migration.fingerprint,
+            stages: [keyspace.partitions.map { PartitionPlan(name: $0.name, initialPosition: "0") }],
+            units: keyspace.sourceDatabases.map { "db\($0)" }, recordName: "keys",
+            estimatedRecords: keyspace.estimatedKeys / (migration.options.filter.shard?.count ?? 1),
+            breakdowns: breakdownLabels
+        )
+    }
+
+    func reader(partition: String, position: String) async throws -> sending KeyScanReader {
+        let connection = try await RedisConnection.connect(migration.settings.source.connection.with(endpoint: nodes[partition]!, database: databases[partition]!))
+        return KeyScanReader(connection: connection, cursor: position, count: migration.settings.batchSize, filter: migration.options.filter)
+    }
+
+    func writer(deadLetters: DeadLetterFile) async throws -> sending KeyCopyWriter {
+        KeyCopyWriter(source: migration.settings.source, target: migration.settings.target, options: migration.options,
+                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases)
+    }
+
+    func countTarget(units: [String]) async throws -> [String: Int]? {
+        nil
+    }
+
+    func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
+        RedisMigration.sections(checkpoint)
+    }
+}
+
 /// The fragments of counter names that break totals down per type and database (shown as report sections).
 let breakdownLabels = ["type ", "db "]
 
-/// Which errors a retry can fix: lost connections, failovers, LOADING and friends.
-@Sendable func isTransient(_ error: any Error) -> Bool {
-    switch error {
-    case let error as RedisError: return error.isTransient
-    case let error as TransportError: return error.isTransient
-    default: return false
-    }
-}
 
 /// What a run will read: its partitions, the source databases and an estimate of the keys.
 struct KeyspacePlan {

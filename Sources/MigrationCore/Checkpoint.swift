@@ -17,6 +17,9 @@ public struct Checkpoint: Sendable, Codable, Equatable {
     public var finished: Bool
     /// Partitions by name (for Redis: `node/db`).
     public var partitions: [String: PartitionState]
+    /// What the target held per ledger unit when the migration first started (kept across resumes), so the
+    /// final count can be held against what was written.
+    public var targetBefore: [String: Int]?
 
     /// One partition's progress.
     public struct PartitionState: Sendable, Codable, Equatable {
@@ -28,6 +31,8 @@ public struct Checkpoint: Sendable, Codable, Equatable {
         public var tally: Tally
         /// Checksum over what was written.
         public var checksum: OrderIndependentChecksum
+        /// The account of every record read, per unit.
+        public var ledger: Ledger
 
         /// A partition that has not started.
         public init(position: String) {
@@ -35,6 +40,16 @@ public struct Checkpoint: Sendable, Codable, Equatable {
             self.finished = false
             self.tally = Tally()
             self.checksum = OrderIndependentChecksum()
+            self.ledger = Ledger()
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            position = try container.decode(String.self, forKey: .position)
+            finished = try container.decode(Bool.self, forKey: .finished)
+            tally = try container.decode(Tally.self, forKey: .tally)
+            checksum = try container.decode(OrderIndependentChecksum.self, forKey: .checksum)
+            ledger = try container.decodeIfPresent(Ledger.self, forKey: .ledger) ?? Ledger()
         }
     }
 
@@ -51,6 +66,11 @@ public struct Checkpoint: Sendable, Codable, Equatable {
     /// The sum of every partition's counters.
     public var tally: Tally {
         partitions.values.reduce(into: Tally()) { $0.merge($1.tally) }
+    }
+
+    /// The sum of every partition's account.
+    public var ledger: Ledger {
+        partitions.values.reduce(into: Ledger()) { $0.merge($1.ledger) }
     }
 
     /// The sum of every partition's checksum.

@@ -15,6 +15,17 @@ public struct MigrationReport: Sendable, Codable, Equatable {
         case incomplete
         /// `--dry-run`: read everything, wrote nothing.
         case dryRun = "dry-run"
+
+        /// The process exit status for this outcome, the same for every command: 0 succeeded (or a dry run),
+        /// 2 failed (resumable), 3 verification found differences, 4 finished with refused records.
+        public var exitCode: Int32 {
+            switch self {
+            case .succeeded, .dryRun: return 0
+            case .failed: return 2
+            case .mismatched: return 3
+            case .incomplete: return 4
+            }
+        }
     }
 
     /// A titled table of counts.
@@ -58,6 +69,8 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     public var problems: [String]
     /// What the run produced or did besides copying (files written, uploads, rules applied): facts, not problems.
     public var notes: [String]
+    /// The ledger held against the target's count, per unit, for runs that keep one.
+    public var ledger: LedgerAudit?
     /// Where the checkpoint lives, to resume or inspect.
     public var checkpoint: String?
 
@@ -65,7 +78,7 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     public init(
         command: String, source: String, target: String, outcome: Outcome, startedAt: Date, finishedAt: Date = Date(),
         resumed: Bool = false, totals: Tally = Tally(), checksum: OrderIndependentChecksum? = nil,
-        sections: [Section] = [], problems: [String] = [], notes: [String] = [], checkpoint: String? = nil
+        sections: [Section] = [], problems: [String] = [], notes: [String] = [], ledger: LedgerAudit? = nil, checkpoint: String? = nil
     ) {
         self.command = command
         self.source = source
@@ -79,6 +92,7 @@ public struct MigrationReport: Sendable, Codable, Equatable {
         self.sections = sections
         self.problems = problems
         self.notes = notes
+        self.ledger = ledger
         self.checkpoint = checkpoint
     }
 
@@ -100,7 +114,7 @@ public struct MigrationReport: Sendable, Codable, Equatable {
         if let checksum {
             lines.append("  checksum  \(checksum.hex) over \(Format.count(checksum.count)) records")
         }
-        for section in sections where !section.rows.isEmpty {
+        for section in (ledger.map { [$0.section] } ?? []) + sections where !section.rows.isEmpty {
             lines.append("")
             lines.append(section.title)
             lines.append(contentsOf: Self.table(columns: section.columns, rows: section.rows))

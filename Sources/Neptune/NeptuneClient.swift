@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import JSON
 import Transport
+import Failures
 
 /// Where an Amazon Neptune cluster is and how to reach it.
 public struct NeptuneConfiguration: Sendable {
@@ -34,7 +35,7 @@ public struct NeptuneConfiguration: Sendable {
 }
 
 /// Why a Neptune request failed; errors carry Neptune's code and detailed message.
-public enum NeptuneError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum NeptuneError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     /// Neptune answered with an error status.
     case status(Int, code: String, message: String)
     /// No answer.

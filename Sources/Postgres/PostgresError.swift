@@ -1,7 +1,8 @@
 import Transport
+import Failures
 
 /// Why a PostgreSQL operation failed; server errors carry the SQLSTATE and the server's message.
-public enum PostgresError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum PostgresError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     /// The connection could not be opened (refused, DNS, timeout, TLS, authentication).
     case connectionFailed(Endpoint, reason: String)
     /// A statement failed on the server.

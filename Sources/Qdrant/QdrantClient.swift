@@ -1,6 +1,7 @@
 import HTTP
 import JSON
 import Transport
+import Failures
 
 /// Where a Qdrant deployment is and how to reach it.
 public struct QdrantConfiguration: Sendable {
@@ -30,7 +31,7 @@ public struct QdrantConfiguration: Sendable {
 }
 
 /// Why a Qdrant request failed. HTTP errors carry Qdrant's own message.
-public enum QdrantError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum QdrantError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     /// Qdrant answered with an error status.
     case status(Int, message: String, operation: String)
     /// The request did not get an answer.

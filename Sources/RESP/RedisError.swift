@@ -1,7 +1,8 @@
+import Failures
 import Transport
 
 /// Why a Redis operation failed. Server errors carry the server's own message.
-public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum RedisError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     /// The connection could not be opened or broke.
     case transport(TransportError)
     /// The server sent bytes that are not RESP.

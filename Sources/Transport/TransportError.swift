@@ -1,5 +1,6 @@
+import Failures
 /// Why a connection could not be opened or used; each message names the problem and a likely fix.
-public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum TransportError: TransientFailure, Sendable, Equatable, CustomStringConvertible {
     /// The host name did not resolve.
     case nameResolutionFailed(host: String, reason: String)
     /// Nothing listens on the port.

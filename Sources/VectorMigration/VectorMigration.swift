@@ -31,52 +31,12 @@ public struct VectorMigration: Sendable {
     /// dimensions, distances) is thrown before the first write; a failure during the copy returns a report
     /// with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
-        let startedAt = Date()
-        let plan = try await VectorPlan.make(settings, targets: dryRun ? .skip : .prepare)
-        let fingerprint = Self.fingerprint(settings, jobs: plan.jobs)
-        let store = CheckpointStore(path: (checkpointDirectory as NSString).appendingPathComponent("vectors-\(fingerprint.prefix(16)).json"))
-        let (checkpoint, resumed) = dryRun
-            ? (Checkpoint(migration: "vectors", fingerprint: fingerprint, startedAt: startedAt), false)
-            : try await store.begin(migration: "vectors", fingerprint: fingerprint, policy: resumePolicy, startedAt: startedAt)
-
-        let progress = ProgressReporter(phase: dryRun ? "vectors (dry run)" : "vectors", unit: "rows", total: plan.estimatedRows, style: settings.progressStyle)
-        await progress.restore(done: checkpoint.tally["read"], bytes: checkpoint.tally["bytes"])
-        await progress.start()
-        let runner = PipelineRunner(configuration: .init(concurrency: settings.concurrency, isTransient: isTransient,
-                                                         rateLimiter: rateLimit.map { RateLimiter(perSecond: $0) }), logger: settings.logger)
-        let jobs = Dictionary(uniqueKeysWithValues: plan.jobs.map { ($0.name, $0) })
-        let settings = self.settings
-        let targetTables = plan.targetTables
-        let dryRun = self.dryRun
-
-        var outcome: MigrationReport.Outcome = dryRun ? .dryRun : .succeeded
-        var problems = plan.notes
-        var final = checkpoint
-        do {
-            let result = try await runner.run(
-                partitions: plan.jobs.map { PartitionPlan(name: $0.name, initialPosition: "") },
-                checkpoint: checkpoint,
-                store: dryRun ? nil : store,
-                progress: progress,
-                makeReader: { name, position in try await openReader(jobs[name]!, settings: settings, position: position) },
-                makeWriter: { VectorSink(settings: settings, jobs: jobs, targetTables: targetTables, dryRun: dryRun) }
-            )
-            final = result.checkpoint
-            problems += result.problems
-        } catch {
-            outcome = .failed
-            problems.insert("\(error)", at: 0)
-            final = (try? await store.load()) ?? checkpoint
-        }
-        await progress.finish()
-        return MigrationReport(
-            command: dryRun ? "migrate vectors --dry-run" : "migrate vectors",
-            source: settings.source.displayName, target: settings.target.displayName, outcome: outcome,
-            startedAt: startedAt, resumed: resumed,
-            totals: final.tally.excluding(["collection ", "table ", "tenant "]), checksum: final.checksum,
-            sections: Self.sections(final, jobs: plan.jobs), problems: problems,
-            checkpoint: dryRun ? nil : store.path
-        )
+        let copy = VectorCopy(self, plan: try await VectorPlan.make(settings, targets: dryRun ? .skip : .prepare))
+        let runner = MigrationRunner(settings: .init(
+            checkpointDirectory: checkpointDirectory, resumePolicy: resumePolicy, dryRun: dryRun,
+            concurrency: settings.concurrency, rateLimit: rateLimit, progressStyle: settings.progressStyle, logger: settings.logger
+        ))
+        return try await runner.run(copy)
     }
 
     static func fingerprint(_ settings: VectorRunSettings, jobs: [VectorJob]) -> String {
@@ -103,6 +63,46 @@ public struct VectorMigration: Sendable {
             .init(title: "tables and collections", columns: ["source", "target", "ids", "written", "state"], rows: rows),
             .init(title: "points per tenant", columns: ["mapping", "tenant", "points"], rows: tenants),
         ]
+    }
+}
+
+/// `migrate vectors` as the runner drives it: one partition per mapping entry (table or collection).
+struct VectorCopy: Migration {
+    let settings: VectorRunSettings
+    let vectorPlan: VectorPlan
+    let plan: MigrationPlan
+    private let jobs: [String: VectorJob]
+    private let dryRun: Bool
+
+    init(_ migration: VectorMigration, plan vectorPlan: VectorPlan) {
+        settings = migration.settings
+        self.vectorPlan = vectorPlan
+        dryRun = migration.dryRun
+        jobs = Dictionary(uniqueKeysWithValues: vectorPlan.jobs.map { ($0.name, $0) })
+        plan = MigrationPlan(
+            store: "vectors", command: migration.dryRun ? "migrate vectors --dry-run" : "migrate vectors",
+            source: settings.source.displayName, target: settings.target.displayName,
+            fingerprint: VectorMigration.fingerprint(settings, jobs: vectorPlan.jobs),
+            stages: [vectorPlan.jobs.map { PartitionPlan(name: $0.name, initialPosition: "") }],
+            units: vectorPlan.jobs.map(\.name), recordName: "rows", estimatedRecords: vectorPlan.estimatedRows,
+            notes: vectorPlan.notes, breakdowns: ["collection ", "table ", "tenant "]
+        )
+    }
+
+    func reader(partition: String, position: String) async throws -> sending VectorReader {
+        try await openReader(jobs[partition]!, settings: settings, position: position)
+    }
+
+    func writer(deadLetters: DeadLetterFile) async throws -> sending VectorSink {
+        VectorSink(settings: settings, jobs: jobs, targetTables: vectorPlan.targetTables, dryRun: dryRun)
+    }
+
+    func countTarget(units: [String]) async throws -> [String: Int]? {
+        nil
+    }
+
+    func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
+        VectorMigration.sections(checkpoint, jobs: vectorPlan.jobs)
     }
 }
 
@@ -182,11 +182,3 @@ struct VectorSink: BatchWriter {
     }
 }
 
-/// Which errors a retry can fix: lost connections, timeouts, Qdrant 5xx/429, PostgreSQL serialization failures.
-@Sendable func isTransient(_ error: any Error) -> Bool {
-    switch error {
-    case let error as QdrantError: return error.isTransient
-    case let error as PostgresError: return error.isTransient
-    default: return false
-    }
-}

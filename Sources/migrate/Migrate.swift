@@ -1,4 +1,5 @@
 import ArgumentParser
+import MigrationCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,10 +71,18 @@ struct VerifyCommand: AsyncParsableCommand {
     )
 }
 
-/// Exit codes shared by every subcommand.
+/// Exit codes shared by every subcommand: 0 the ledger balances and nothing was refused, 2 failed (resumable),
+/// 3 verification found differences, 4 finished with refused records (listed in the dead-letter file), 64 bad
+/// arguments (swift-argument-parser's validation failure).
 enum ExitCodes {
-    /// The run failed (connection, credentials, a refused key); the checkpoint says how far it got.
-    static let failed = ExitCode(2)
+    /// The run failed (connection, credentials, an unbalanced ledger); the checkpoint says how far it got.
+    static let failed = ExitCode(MigrationReport.Outcome.failed.exitCode)
     /// Verification found differences.
-    static let mismatched = ExitCode(3)
+    static let mismatched = ExitCode(MigrationReport.Outcome.mismatched.exitCode)
+
+    /// Returns for an outcome that exits 0, and throws its exit code otherwise.
+    static func check(_ outcome: MigrationReport.Outcome) throws {
+        let code = outcome.exitCode
+        if code != 0 { throw ExitCode(code) }
+    }
 }

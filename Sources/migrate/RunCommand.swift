@@ -77,11 +77,7 @@ struct RunCommand: AsyncParsableCommand {
         if let reportFile {
             try await ReportFile.write(report, toPath: reportFile)
         }
-        switch report.outcome {
-        case .succeeded, .dryRun: return
-        case .mismatched: throw ExitCodes.mismatched
-        case .failed, .incomplete: throw ExitCodes.failed
-        }
+        try ExitCodes.check(report.outcome)
     }
 
     /// Marks the start of a step: a JSON line with `--json`, else a line on standard error.

@@ -15,6 +15,11 @@ extension Integration.Graph {
         let report = try await GraphMigration(settings: settings, checkpointDirectory: checkpointDirectory(), resumePolicy: .fresh).run()
         #expect(report.outcome == .succeeded, "\(report.rendered())")
         #expect(report.totals["nodes"] == nodes && report.totals["relationships"] == relationships && report.totals["dead-lettered"] == 0)
+        // The ledger per label set and type, held against the target's own counts.
+        let ledger = try #require(report.ledger)
+        #expect(ledger.problems.isEmpty, "\(report.rendered())")
+        #expect(ledger.rows.first { $0.unit == "nodes :person:ws_b" }.map { "\($0.entry.selected) \($0.entry.written) \($0.onTarget ?? -1)" } == "12 12 12")
+        #expect(ledger.rows.first { $0.unit == "relationships DIRECTED" }.map { "\($0.entry.written) \($0.onTarget ?? -1)" } == "\(relationships) \(relationships)")
         #expect(try await GraphServers.count("MATCH (n) RETURN count(n) AS c") == nodes)
         #expect(try await GraphServers.count("MATCH ()-[r]->() RETURN count(r) AS c") == relationships)
         // The application's lookup (workspace label + entity_id) finds each workspace's own node and edges.
@@ -118,8 +123,11 @@ extension Integration.Graph {
         _ = try await watch.query("MATCH (n {entity_id: $id}) DETACH DELETE n", parameters: [("id", .string(last))])
         await watch.close()
         let report = try await run.value
-        // Its two incoming edges (from entities nodes-2 and nodes-8) found no end node: refused, named, not counted.
-        #expect(report.outcome == .incomplete, "\(report.rendered())")
+        // Its two incoming edges (from entities nodes-2 and nodes-8) found no end node: refused, named, not counted;
+        // and the ledger finds the node gone from its label set.
+        #expect(report.outcome == .failed, "\(report.rendered())")
+        #expect(report.ledger?.problems.contains { $0.unit == "nodes :base:\(["person", "organization", "concept"][(nodes - 1) % 3])" && $0.problem?.contains("dropped or merged") == true } == true,
+                "\(report.rendered())")
         #expect(report.totals["relationships"] == relationships - 2)
         #expect(report.totals["dead-lettered"] == 2)
         #expect(report.problems.contains { $0.hasPrefix("dead-lettered relationship") && $0.contains("start or end node is not on the target") }, "\(report.problems)")
