@@ -1,6 +1,7 @@
 import Bolt
 import Foundation
 import Hashing
+import MigrationCore
 import Yams
 
 /// How a graph's nodes and relationships get their target ids and properties (`--mapping`).
@@ -22,6 +23,7 @@ public struct GraphMapping: Sendable, Hashable, Decodable {
         enum CodingKeys: String, CodingKey { case key, scope }
 
         public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(["key", "scope"])
             let container = try decoder.container(keyedBy: CodingKeys.self)
             key = try container.decodeIfPresent(String.self, forKey: .key)
             scope = try container.decodeIfPresent(Scope.self, forKey: .scope)
@@ -51,6 +53,7 @@ public struct GraphMapping: Sendable, Hashable, Decodable {
         }
 
         public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(["labels", "labels-except-property"])
             let container = try decoder.container(keyedBy: CodingKeys.self)
             labels = try container.decodeIfPresent([String].self, forKey: .labels)
             labelsExceptProperty = try container.decodeIfPresent(String.self, forKey: .labelsExceptProperty)
@@ -74,6 +77,13 @@ public struct GraphMapping: Sendable, Hashable, Decodable {
         public var id: IDRule
         public init(id: IDRule = .source) { self.id = id }
 
+        enum CodingKeys: String, CodingKey { case id }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(["id"])
+            id = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(IDRule.self, forKey: .id) ?? .source
+        }
+
         public enum IDRule: String, Sendable, Hashable, Decodable {
             case source, endpoints
         }
@@ -92,6 +102,7 @@ public struct GraphMapping: Sendable, Hashable, Decodable {
     enum CodingKeys: String, CodingKey { case nodes, relationships, properties }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["nodes", "relationships", "properties"])
         let container = try decoder.container(keyedBy: CodingKeys.self)
         nodes = try container.decodeIfPresent(Nodes.self, forKey: .nodes) ?? .init()
         relationships = try container.decodeIfPresent(Relationships.self, forKey: .relationships) ?? .init()

@@ -3,6 +3,7 @@ import Chronology
 import Foundation
 import Hashing
 import JSON
+import MigrationCore
 
 /// A node read from the source.
 public struct GraphNode: Sendable {
@@ -60,6 +61,7 @@ public struct PropertyPolicy: Sendable, Hashable, Decodable {
     enum CodingKeys: String, CodingKey { case lists, maps, bytes }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["lists", "maps", "bytes"])
         let container = try decoder.container(keyedBy: CodingKeys.self)
         lists = try container.decodeIfPresent(Treatment.self, forKey: .lists) ?? .json
         maps = try container.decodeIfPresent(Treatment.self, forKey: .maps) ?? .json

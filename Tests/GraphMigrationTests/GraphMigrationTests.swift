@@ -124,6 +124,8 @@ import Testing
         ("nodes: {scope: {labels-except-property: entity_type}}", "needs nodes.key"),
         ("nodes: {key: entity_id, scope: {}}", "exactly one of"),
         ("nodes: {key: entity_id, scope: {labels: [a], labels-except-property: entity_type}}", "exactly one of"),
+        ("nodes: {key: entity_id, scope: {labels-except-propery: entity_type}}", "did you mean `labels-except-property`"),
+        ("nodes: {key: entity_id}\nrelationship: {id: endpoints}", "did you mean `relationships`"),
     ])
     func badScopesAreRefusedWithTheFix(_ yaml: String, _ message: String) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("graph-mapping-\(UUID().uuidString).yaml").path
