@@ -199,7 +199,7 @@ extension Integration.Graph {
         let report = try await GraphMigration(settings: settings, checkpointDirectory: checkpointDirectory(), resumePolicy: .fresh).run()
         #expect(report.outcome == .incomplete, "\(report.rendered())")
         #expect(report.totals["dead-lettered"] == 1)
-        #expect(report.problems.contains { $0.contains("dead-lettered node P") && $0.contains("simple literal") }, "\(report.problems)")
+        #expect(report.problems.contains { $0.contains("dead-lettered node base,person:P") && $0.contains("simple literal") }, "\(report.problems)")
         #expect(try await GraphServers.count("MATCH (n) RETURN count(n) AS c") == 3)
     }
 }
