@@ -4,11 +4,11 @@ import Qdrant
 
 /// What the target holds per ledger unit (a mapping entry: one source table or collection into one target
 /// collection or table), counted as the application sees it: Qdrant's exact count of the collection, or
-/// PostgreSQL's `count(*)` of the table. `nil` when a unit's count cannot be told apart: a sharded run (the
-/// other shards write into the same collection) or two units writing into one target.
+/// PostgreSQL's `count(*)` of the table. `nil` when two units write into one target, so their counts cannot be
+/// told apart. A shard's count also holds the other shards' rows: the runner holds it only to a lower bound
+/// (``MigrationPlan/sharesTarget``).
 enum VectorTargetCount {
     static func count(_ jobs: [VectorJob], units: [String], settings: VectorRunSettings) async throws -> [String: Int]? {
-        guard settings.shard == nil else { return nil }
         let selected = jobs.filter { units.contains($0.name) }
         let targets = jobs.map(\.target)
         guard Set(targets).count == targets.count else { return nil }
