@@ -308,6 +308,27 @@ struct BoltWriter: BatchWriter {
     /// The property that identifies nodes on a Bolt target.
     var keyProperty: String { mapping.nodes.key ?? "migrate_id" }
 
+    /// The record the run's checksum adds for `node`: the same canonical record (properties as literals) as
+    /// Neptune's writer and `migrate verify graph` add, so the three checksums can be compared. A property with
+    /// no literal form (which a Bolt target still stores) leaves the node's record at its id.
+    private func checksumRecord(_ node: GraphNode) -> [UInt8] {
+        var ignored: [String: Int] = [:]
+        guard let properties = try? PropertyConverter(policy: mapping.properties).literals(node.properties, conversions: &ignored) else {
+            return Array("n\u{0}\(node.id)".utf8)
+        }
+        return GraphRecord.node(id: node.id, labels: node.labels, properties: properties)
+    }
+
+    /// The record the run's checksum adds for `relationship`, as for nodes.
+    private func checksumRecord(_ relationship: GraphRelationship) -> [UInt8] {
+        var ignored: [String: Int] = [:]
+        guard let properties = try? PropertyConverter(policy: mapping.properties).literals(relationship.properties, conversions: &ignored) else {
+            return Array("r\u{0}\(relationship.id)".utf8)
+        }
+        return GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start, end: relationship.end,
+                                        properties: properties)
+    }
+
     mutating func reset() async {
         await connection?.close()
         connection = nil
@@ -341,7 +362,7 @@ struct BoltWriter: BatchWriter {
                 let setLabels = added.isEmpty ? "" : " SET n\(Self.labelText(added))"
                 let query = "UNWIND $rows AS row MERGE (n\(Self.labelText(merged)) {\(key): row.key}) SET n += row.props\(setLabels) RETURN row.id"
                 let parameters = PackStreamValue.map([("id", .string(node.id)), ("key", .string(node.identity.key)), ("props", .map(node.properties))])
-                groups[group, default: (query, [])].rows.append(Row(node, parameters: parameters, checksum: Array("n\u{0}\(node.id)".utf8)))
+                groups[group, default: (query, [])].rows.append(Row(node, parameters: parameters, checksum: checksumRecord(node)))
             case .relationship(let relationship):
                 let (from, to) = (relationship.from.scope ?? [], relationship.to.scope ?? [])
                 let group = [relationship.type, from.joined(separator: "\u{1}"), to.joined(separator: "\u{1}")].joined(separator: "\u{2}")
@@ -354,7 +375,7 @@ struct BoltWriter: BatchWriter {
                     ("id", .string(relationship.id)), ("from", .string(relationship.from.key)), ("to", .string(relationship.to.key)),
                     ("props", .map(relationship.properties)),
                 ])
-                groups[group, default: (query, [])].rows.append(Row(relationship, parameters: parameters, checksum: Array("r\u{0}\(relationship.id)".utf8)))
+                groups[group, default: (query, [])].rows.append(Row(relationship, parameters: parameters, checksum: checksumRecord(relationship)))
             }
         }
         var written: [Row] = []

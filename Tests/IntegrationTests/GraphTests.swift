@@ -36,6 +36,8 @@ extension Integration {
             let verification = try await GraphVerification(settings: settings).run()
             #expect(verification.outcome == .succeeded, "\(verification.rendered())")
             #expect(verification.totals["matched"] == nodes + relationships)
+            // One checksum definition: the copy's summary and verify print the same number.
+            #expect(verification.checksum == report.checksum)
 
             // A missing edge and a changed property are caught.
             let edge = try #require(try await GraphServers.query("MATCH ()-[r]->() RETURN id(r) AS id LIMIT 1").first?["id"]?.string)
@@ -117,6 +119,7 @@ extension Integration {
             await check.close()
             let verification = try await GraphVerification(settings: settings).run()
             #expect(verification.outcome == .succeeded, "\(verification.rendered())")
+            #expect(verification.checksum == report.checksum, "a Bolt target's copy checksums the same records as verify")
         }
 
         @Test func killedRunsResumeAndBadCredentialsFailClearly() async throws {
