@@ -177,15 +177,19 @@ public struct GraphMapping: Sendable, Hashable, Decodable {
 /// scopes keys, the labels of its scope.
 public struct NodeIdentity: Sendable, Hashable {
     /// The scope labels, sorted; nil when keys are not scoped (or the node has no key).
-    public var scope: [String]?
+    public let scope: [String]?
     /// The key property's value as text, or `n<internal id>`.
-    public var key: String
-
+    public let key: String
     /// The id on the target (Neptune's `~id`), unique in the whole graph: the key, prefixed by the scope when
     /// keys are scoped (`ws_a:Alice`; `%`, `,` and `:` in scope labels are percent-escaped so ids never clash).
-    public var targetID: String {
-        guard let scope else { return key }
-        return scope.map(Self.escape).joined(separator: ",") + ":" + key
+    /// Built once: every row, checksum and relationship endpoint reads it.
+    public let targetID: String
+
+    /// The identity of `key` within `scope`.
+    public init(scope: [String]?, key: String) {
+        self.scope = scope
+        self.key = key
+        targetID = scope.map { $0.map(Self.escape).joined(separator: ",") + ":" + key } ?? key
     }
 
     private static func escape(_ label: String) -> String {

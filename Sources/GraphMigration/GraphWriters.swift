@@ -53,7 +53,8 @@ struct GraphRow<Parameters> {
     var parameters: Parameters
     /// The row's own id, as the query RETURNs it for every row it wrote.
     var id: String
-    var record: JSONValue
+    /// What the row was made from, for its dead-letter entry (built only for a row that is refused).
+    private let item: GraphItem
     /// The ledger unit (``GraphUnit``).
     var unit: String
     /// Counters for the report: `nodes` and `label A:B`, or `relationships` and `type T`.
@@ -65,7 +66,7 @@ struct GraphRow<Parameters> {
     init(_ node: GraphNode, parameters: Parameters, checksum: [UInt8]) {
         self.parameters = parameters
         id = node.id
-        record = GraphDeadLetter.entry(node)
+        item = .node(node)
         unit = GraphUnit.nodes(node.labels)
         tally = ["nodes", "label \(node.labels.sorted().joined(separator: ":"))"]
         self.checksum = checksum
@@ -75,10 +76,18 @@ struct GraphRow<Parameters> {
     init(_ relationship: GraphRelationship, parameters: Parameters, checksum: [UInt8]) {
         self.parameters = parameters
         id = relationship.id
-        record = GraphDeadLetter.entry(relationship)
+        item = .relationship(relationship)
         unit = GraphUnit.relationships(relationship.type)
         tally = ["relationships", "type \(relationship.type)"]
         self.checksum = checksum
+    }
+
+    /// The row's entry for the dead-letter file.
+    var record: JSONValue {
+        switch item {
+        case .node(let node): return GraphDeadLetter.entry(node)
+        case .relationship(let relationship): return GraphDeadLetter.entry(relationship)
+        }
     }
 
     /// The rows of `rows` whose id is not among those the target returned.
