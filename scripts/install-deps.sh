@@ -13,6 +13,9 @@
 #      psycopg[binary]   -> PostgreSQL driver for the vectors fixtures/baselines
 #      qdrant-client, qdrant-edge-py, orjson -> the Qdrant stand-in and its tests
 #      pytest            -> runs scripts/standins/test_qdrant_standin.py
+#      lightrag-hku (--no-deps, with the few modules its Qdrant storage imports)
+#                        -> scripts/lightrag_qdrant_reads.py: LightRAG's own Qdrant storage
+#                           reads the migrated collections in the integration tests
 # 3. $REPO/.run/deps.env: `export NAME=value` lines with the absolute paths of
 #    the binaries found above. scripts/servers.sh reads it and copies the
 #    values into .run/servers.env.
@@ -159,6 +162,20 @@ then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_REQUIREMENTS[@]}"
 else
     log "Python packages already installed in .run/venv"
+fi
+
+# LightRAG itself, for the test that reads migrated collections with its own Qdrant storage. Its full
+# dependency list (LLM clients, pandas, google-genai, ...) is not needed for that: install it without
+# dependencies, plus what lightrag.kg.qdrant_impl imports beyond the venv above (qdrant-client is there).
+LIGHTRAG_REQUIREMENTS=("lightrag-hku==1.5.7" "pipmaster>=1.2,<2" "ascii_colors>=0.11" "json_repair>=0.59.9,<1"
+    "python-dotenv>=1,<2" "numpy>=1.24,<3")
+if ! "$VENV/bin/python" -c 'import lightrag.kg.qdrant_impl' >/dev/null 2>&1; then
+    log "pip install --no-deps ${LIGHTRAG_REQUIREMENTS[*]}"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${LIGHTRAG_REQUIREMENTS[@]}"
+    "$VENV/bin/python" -c 'import lightrag.kg.qdrant_impl' >/dev/null 2>&1 \
+        || die "lightrag-hku's Qdrant storage does not import in .run/venv (a module it needs is missing)"
+else
+    log "lightrag-hku already installed in .run/venv"
 fi
 
 # ---------------------------------------------------------------------------

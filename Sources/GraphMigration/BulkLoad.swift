@@ -43,9 +43,11 @@ struct CSVExportWriter: BatchWriter {
 
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: items.count)
+        outcome.select(items)
         var conversions: [String: Int] = [:]
         var rows: [(fixed: [String], properties: [(String, JSONValue)])] = []
         var refused: [JSONValue] = []
+        var units: [String] = []
         var firstID: Int64?
         for item in items {
             do {
@@ -54,6 +56,7 @@ struct CSVExportWriter: BatchWriter {
                     firstID = firstID ?? node.sourceID
                     let properties = try converter.literals(node.properties, conversions: &conversions)
                     rows.append(([node.id, node.labels.joined(separator: ";")], properties))
+                    units.append(GraphUnit.nodes(node.labels))
                     outcome.checksum.add(record: GraphRecord.node(id: node.id, labels: node.labels, properties: properties))
                     outcome.tally.add("nodes")
                     outcome.tally.add("label \(node.labels.sorted().joined(separator: ":"))")
@@ -61,23 +64,18 @@ struct CSVExportWriter: BatchWriter {
                     firstID = firstID ?? relationship.sourceID
                     let properties = try converter.literals(relationship.properties, conversions: &conversions)
                     rows.append(([relationship.id, relationship.start, relationship.end, relationship.type], properties))
+                    units.append(GraphUnit.relationships(relationship.type))
                     outcome.checksum.add(record: GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start,
                                                                           end: relationship.end, properties: properties))
                     outcome.tally.add("relationships")
                     outcome.tally.add("type \(relationship.type)")
                 }
             } catch {
-                switch item {
-                case .node(let node): refused.append(NeptuneWriter.deadLetter(node, reason: "\(error)"))
-                case .relationship(let relationship): refused.append(NeptuneWriter.deadLetter(relationship, reason: "\(error)"))
-                }
+                refused.append(GraphDeadLetter.entry(item, reason: "\(error)"))
             }
         }
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
-        if !refused.isEmpty {
-            outcome.tally.add("dead-lettered", refused.count)
-            try await deadLetters.append(refused)
-        }
+        try await outcome.deadLetter(refused, to: deadLetters)
         guard let firstID, !rows.isEmpty else { return outcome }
         let fixed = partition == GraphPartition.nodes ? [":ID", ":LABEL"] : [":ID", ":START_ID", ":END_ID", ":TYPE"]
         let text = Self.csv(fixedColumns: fixed, rows: rows)
@@ -88,6 +86,8 @@ struct CSVExportWriter: BatchWriter {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         }
+        // Written once the file is: the bulk loader reads what is in it.
+        for unit in units { outcome.ledger.written(unit) }
         outcome.tally.add("csv files")
         return outcome
     }

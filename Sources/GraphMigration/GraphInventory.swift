@@ -18,20 +18,24 @@ public struct GraphInventory: Sendable {
     public func take() async -> PhasePlan {
         var plan = PhasePlan(phase: "graph", source: settings.sourceDisplayName, target: settings.target.displayName, unit: "records")
         do {
-            let summary = try await GraphSummary.read(.bolt(settings.source, displayName: settings.sourceDisplayName), degrees: false)
+            let summary = try await GraphSummary.read(.bolt(settings.source, displayName: settings.sourceDisplayName), mapping: settings.mapping, degrees: false)
             plan.records = summary.nodes + summary.relationships
             plan.sections.append(.init(title: "nodes by label set", columns: ["labels", "nodes"],
                                        rows: summary.labels.sorted { $0.key < $1.key }.map { [$0.key.isEmpty ? "(none)" : $0.key, Format.count($0.value)] }))
             plan.sections.append(.init(title: "relationships by type", columns: ["type", "relationships"],
                                        rows: summary.types.sorted { $0.key < $1.key }.map { [$0.key, Format.count($0.value)] }))
             try await sample(into: &plan)
+            // A full pass over the nodes' keys (never their properties): two nodes with one target id stop a run.
+            if let collision = try await NodeIdentityCheck.collisions(settings.source, mapping: settings.mapping) {
+                plan.problems.append(collision.description)
+            }
         } catch {
             plan.problems.append("source: \(error)")
         }
         if settings.export == nil || settings.export?.loaderRoleARN != nil {
             do {
                 try await GraphMigration.checkTarget(settings.target)
-                let counts = try await GraphSummary.read(settings.target, degrees: false)
+                let counts = try await GraphSummary.read(settings.target, mapping: settings.mapping, degrees: false)
                 plan.facts.append(["target holds", "\(Format.count(counts.nodes)) nodes, \(Format.count(counts.relationships)) relationships"])
                 if counts.nodes + counts.relationships > 0 {
                     plan.notes.append("the target is not empty: records with the same ids are merged, others stay (verify will count them)")

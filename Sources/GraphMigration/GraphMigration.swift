@@ -86,18 +86,24 @@ public struct GraphMigration: Sendable {
     public func run() async throws -> MigrationReport {
         // Even the first requests ride out a failover or a busy cluster: transient errors are retried here too.
         let retry = RetryPolicy()
-        let counts = try await retry.run(isTransient: isTransient) { try await GraphCounts.source(self.settings.source) }
+        // The source's label sets and types: the ledger's units, counted on the target before the first write.
+        let summary = try await retry.run(isTransient: isTransient) {
+            try await GraphSummary.read(.bolt(self.settings.source, displayName: self.settings.sourceDisplayName), mapping: GraphMapping(), degrees: false)
+        }
         if settings.export == nil || settings.export?.loaderRoleARN != nil {
             try await retry.run(isTransient: isTransient) { try await Self.checkTarget(self.settings.target) }
         }
+        // Two source nodes with one target identity would overwrite each other: stop before anything is written.
+        try await retry.run(isTransient: isTransient) { try await NodeIdentityCheck.run(self.settings.source, mapping: self.settings.mapping) }
         let runner = MigrationRunner(settings: .init(
             checkpointDirectory: checkpointDirectory, resumePolicy: resumePolicy, concurrency: settings.concurrency,
             rateLimit: rateLimit, progressStyle: settings.progressStyle, logger: settings.logger
         ))
-        return try await runner.run(GraphCopy(settings: settings, counts: counts))
+        return try await runner.run(GraphCopy(settings: settings, counts: GraphCounts(nodes: summary.nodes, relationships: summary.relationships),
+                                              units: summary.units.keys.sorted()))
     }
 
-    /// Uploads the CSV files and runs the bulk loader, as asked; returns lines for the report.
+    /// Uploads the CSV files and runs the bulk loader, as asked; returns the report's notes on what it did.
     static func finishExport(_ export: BulkExport, target: GraphStore) async throws -> [String] {
         var lines = ["bulk-load CSV files are in \(export.directory)"]
         guard let source = try await BulkLoader.upload(export) else { return lines }
@@ -131,7 +137,7 @@ public struct GraphMigration: Sendable {
 
     static func fingerprint(_ settings: GraphRunSettings) -> String {
         var hasher = SHA256Hasher()
-        for part in [settings.sourceDisplayName, settings.target.displayName, settings.mapping.nodes.key ?? "",
+        for part in [settings.sourceDisplayName, settings.target.displayName, settings.mapping.identityRule,
                      settings.mapping.relationships.id.rawValue, settings.export?.directory ?? "http", settings.shard?.description ?? "all"] {
             hasher.update(length: part.utf8.count)
             hasher.update(part)
@@ -156,15 +162,15 @@ struct GraphCopy: Migration {
     let settings: GraphRunSettings
     let plan: MigrationPlan
 
-    init(settings: GraphRunSettings, counts: GraphCounts) {
+    init(settings: GraphRunSettings, counts: GraphCounts, units: [String]) {
         self.settings = settings
         plan = MigrationPlan(
             store: "graph", command: "migrate graph", source: settings.sourceDisplayName, target: settings.target.displayName,
             fingerprint: GraphMigration.fingerprint(settings),
             stages: [[PartitionPlan(name: GraphPartition.nodes, initialPosition: "-1")],
                      [PartitionPlan(name: GraphPartition.relationships, initialPosition: "-1")]],
-            units: [], recordName: "records", estimatedRecords: settings.expectedRecords(counts),
-            breakdowns: ["label ", "type ", "converted "]
+            units: units, recordName: "records", estimatedRecords: settings.expectedRecords(counts),
+            breakdowns: ["label ", "type ", "converted "], sharesTarget: settings.shard != nil
         )
     }
 
@@ -176,8 +182,11 @@ struct GraphCopy: Migration {
         GraphSink(settings: settings, deadLetters: deadLetters)
     }
 
+    /// The target per unit; nil for CSV files. A shard's count also holds the other shards' records, so the
+    /// runner holds it only to a lower bound (``MigrationPlan/sharesTarget``).
     func countTarget(units: [String]) async throws -> [String: Int]? {
-        nil
+        guard settings.export == nil else { return nil }
+        return try await GraphMigration.countTarget(settings.target, units: units)
     }
 
     func finish() async throws -> [String] {
@@ -215,7 +224,7 @@ struct GraphSink: BatchWriter {
             neptune = NeptuneWriter(configuration: configuration, converter: PropertyConverter(policy: settings.mapping.properties),
                                     deadLetters: deadLetters, endpointWait: endpointWait)
         case .bolt(let configuration, _):
-            bolt = BoltWriter(configuration: configuration, mapping: settings.mapping, endpointWait: endpointWait)
+            bolt = BoltWriter(configuration: configuration, mapping: settings.mapping, deadLetters: deadLetters, endpointWait: endpointWait)
         }
     }
 

@@ -3,15 +3,19 @@ import Chronology
 import Foundation
 import Hashing
 import JSON
+import MigrationCore
 
 /// A node read from the source.
 public struct GraphNode: Sendable {
     /// The source's internal id (keyset position).
     public var sourceID: Int64
-    /// The id it gets on the target (`~id` on Neptune).
-    public var id: String
+    /// Who it is on the target.
+    public var identity: NodeIdentity
     public var labels: [String]
     public var properties: [(String, PackStreamValue)]
+
+    /// The id it gets on the target (`~id` on Neptune).
+    public var id: String { identity.targetID }
 }
 
 /// A relationship read from the source.
@@ -19,10 +23,14 @@ public struct GraphRelationship: Sendable {
     public var sourceID: Int64
     public var id: String
     public var type: String
-    /// Target ids of the start and end nodes.
-    public var start: String
-    public var end: String
+    /// The start and end nodes.
+    public var from: NodeIdentity
+    public var to: NodeIdentity
     public var properties: [(String, PackStreamValue)]
+
+    /// Target ids of the start and end nodes.
+    public var start: String { from.targetID }
+    public var end: String { to.targetID }
 }
 
 /// One item of the graph pipeline.
@@ -53,6 +61,7 @@ public struct PropertyPolicy: Sendable, Hashable, Decodable {
     enum CodingKeys: String, CodingKey { case lists, maps, bytes }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["lists", "maps", "bytes"])
         let container = try decoder.container(keyedBy: CodingKeys.self)
         lists = try container.decodeIfPresent(Treatment.self, forKey: .lists) ?? .json
         maps = try container.decodeIfPresent(Treatment.self, forKey: .maps) ?? .json

@@ -45,8 +45,7 @@ struct GraphReader: BatchReader {
         } else {
             // Relationships are read by start node, a page of start nodes at a time: an id seek on nodes serves
             // every server, where `ORDER BY id(r)` over relationships would sort them all for every page.
-            let key = mapping.nodes.key.map(Self.quote)
-            let endpoints = key.map { ", a.\($0), b.\($0)" } ?? ""
+            let endpoints = (mapping.identityColumns("a") + mapping.identityColumns("b")).map { ", " + $0 }.joined()
             let query = """
                 MATCH (a) WHERE id(a) > $last WITH a ORDER BY id(a) LIMIT $batch \
                 OPTIONAL MATCH (a)-[r]->(b) RETURN id(a), r\(endpoints) ORDER BY id(a), id(r)
@@ -69,19 +68,22 @@ struct GraphReader: BatchReader {
             throw BoltError.protocolViolation("expected a Node, got \(value)")
         }
         let properties = fields[2].map ?? []
-        let key = mapping.nodes.key.flatMap { name in properties.first { $0.0 == name }?.1 }.flatMap(keyText)
-        return GraphNode(sourceID: id, id: key ?? "n\(id)", labels: fields[1].list?.compactMap(\.string) ?? [], properties: properties)
+        let labels = fields[1].list?.compactMap(\.string) ?? []
+        return GraphNode(sourceID: id, identity: mapping.identity(sourceID: id, labels: labels, properties: properties), labels: labels, properties: properties)
     }
 
+    /// A relationship from `r` and the ``GraphMapping/identityColumns(_:)`` of its start and end nodes.
     static func relationship(_ record: [PackStreamValue], mapping: GraphMapping) throws -> GraphRelationship {
         guard case .structure(0x52, let fields)? = record.first, fields.count >= 5, let id = fields[0].int,
               let start = fields[1].int, let end = fields[2].int, let type = fields[3].string else {
             throw BoltError.protocolViolation("expected a Relationship, got \(record.first ?? .null)")
         }
-        let startID = record.count > 1 ? keyText(record[1]) ?? "n\(start)" : "n\(start)"
-        let endID = record.count > 2 ? keyText(record[2]) ?? "n\(end)" : "n\(end)"
-        return GraphRelationship(sourceID: id, id: mapping.relationshipID(sourceID: id, type: type, start: startID, end: endID),
-                                 type: type, start: startID, end: endID, properties: fields[4].map ?? [])
+        let width = mapping.identityColumns("a").count
+        let columns = record.dropFirst()
+        let from = mapping.identity(sourceID: start, columns: columns.prefix(width))
+        let to = mapping.identity(sourceID: end, columns: columns.dropFirst(width).prefix(width))
+        return GraphRelationship(sourceID: id, id: mapping.relationshipID(sourceID: id, type: type, start: from.targetID, end: to.targetID),
+                                 type: type, from: from, to: to, properties: fields[4].map ?? [])
     }
 
     /// A key property's value as an id: strings as they are, integers in decimal.

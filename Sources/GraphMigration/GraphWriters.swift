@@ -47,16 +47,151 @@ struct EndpointsMissing: Error, CustomStringConvertible {
     }
 }
 
-/// A row of an UNWIND batch, with what the dead-letter file needs if it is refused.
-struct GraphRow {
-    var parameters: JSONValue
-    var record: JSONValue
+/// A row of an UNWIND batch, with what the report counts once the target acknowledges it and what the
+/// dead-letter file needs if it is refused.
+struct GraphRow<Parameters> {
+    var parameters: Parameters
+    /// The row's own id, as the query RETURNs it for every row it wrote.
+    var id: String
+    /// What the row was made from, for its dead-letter entry (built only for a row that is refused).
+    private let item: GraphItem
+    /// The ledger unit (``GraphUnit``).
+    var unit: String
+    /// Counters for the report: `nodes` and `label A:B`, or `relationships` and `type T`.
+    var tally: [String]
+    /// The record for the run's checksum.
+    var checksum: [UInt8]
+
+    /// A node's row.
+    init(_ node: GraphNode, parameters: Parameters, checksum: [UInt8]) {
+        self.parameters = parameters
+        id = node.id
+        item = .node(node)
+        unit = GraphUnit.nodes(node.labels)
+        tally = ["nodes", "label \(node.labels.sorted().joined(separator: ":"))"]
+        self.checksum = checksum
+    }
+
+    /// A relationship's row.
+    init(_ relationship: GraphRelationship, parameters: Parameters, checksum: [UInt8]) {
+        self.parameters = parameters
+        id = relationship.id
+        item = .relationship(relationship)
+        unit = GraphUnit.relationships(relationship.type)
+        tally = ["relationships", "type \(relationship.type)"]
+        self.checksum = checksum
+    }
+
+    /// The row's entry for the dead-letter file.
+    var record: JSONValue {
+        switch item {
+        case .node(let node): return GraphDeadLetter.entry(node)
+        case .relationship(let relationship): return GraphDeadLetter.entry(relationship)
+        }
+    }
+
+    /// The rows of `rows` whose id is not among those the target returned.
+    static func unacknowledged(_ rows: [GraphRow], returned: Set<String>) -> (written: [GraphRow], missing: [GraphRow]) {
+        (rows.filter { returned.contains($0.id) }, rows.filter { !returned.contains($0.id) })
+    }
+}
+
+extension BatchOutcome {
+    /// Counts each item of a batch as selected in its ledger unit.
+    mutating func select(_ items: [GraphItem]) {
+        for item in items { ledger.selected(GraphUnit.of(item)) }
+    }
+
+    /// Counts rows the target acknowledged.
+    mutating func count<Parameters>(written rows: [GraphRow<Parameters>]) {
+        for row in rows {
+            for name in row.tally { tally.add(name) }
+            checksum.add(record: row.checksum)
+            ledger.written(row.unit)
+        }
+    }
+
+    /// Counts records the target (or the mapping) refused, in the report and the ledger, names the first ones,
+    /// and appends them all to the dead-letter file.
+    mutating func deadLetter(_ refused: [JSONValue], to deadLetters: DeadLetterFile) async throws {
+        guard !refused.isEmpty else { return }
+        for entry in refused { ledger.refused(GraphUnit.of(entry)) }
+        tally.add("dead-lettered", refused.count)
+        problems += refused.prefix(5).map { "dead-lettered \($0["kind"]?.string ?? "") \($0["id"]?.string ?? ""): \($0["reason"]?.string ?? "")" }
+        try await deadLetters.append(refused)
+    }
+}
+
+/// The ledger's units of a graph: `nodes :A:B` per sorted label set, `relationships T` per type.
+enum GraphUnit {
+    static func nodes(_ labels: [String]) -> String {
+        "nodes " + (labels.isEmpty ? "(no label)" : labels.sorted().map { ":" + $0 }.joined())
+    }
+
+    static func relationships(_ type: String) -> String {
+        "relationships \(type)"
+    }
+
+    static func of(_ item: GraphItem) -> String {
+        switch item {
+        case .node(let node): return nodes(node.labels)
+        case .relationship(let relationship): return relationships(relationship.type)
+        }
+    }
+
+    /// The unit of a dead-letter entry (``GraphDeadLetter``).
+    static func of(_ entry: JSONValue) -> String {
+        entry["kind"]?.string == "node" ? nodes(entry["labels"]?.array?.compactMap(\.string) ?? []) : relationships(entry["type"]?.string ?? "")
+    }
+}
+
+/// The dead-letter file's entries for graph records: one JSON object with the record and why it was refused.
+enum GraphDeadLetter {
+    /// Why a row the target did not return is refused: for a relationship (of an unsharded run), its start or
+    /// end node is not on the target.
+    static func unwritten(_ partition: String) -> String {
+        partition == GraphPartition.relationships ? "its start or end node is not on the target (was it refused?)"
+            : "the target did not acknowledge it (the query returned no row for it)"
+    }
+
+    static func entry(_ node: GraphNode, reason: String? = nil) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("kind", .string("node")), ("id", .string(node.id)), ("source_id", .int(node.sourceID)),
+                                             ("labels", .array(node.labels.map { .string($0) }))]
+        fields.append(("properties", .string(node.properties.map { "\($0.0)=\($0.1)" }.joined(separator: ", "))))
+        if let reason { fields.append(("reason", .string(reason))) }
+        return .object(fields)
+    }
+
+    static func entry(_ relationship: GraphRelationship, reason: String? = nil) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("kind", .string("relationship")), ("id", .string(relationship.id)), ("source_id", .int(relationship.sourceID)),
+                                             ("type", .string(relationship.type)), ("start", .string(relationship.start)), ("end", .string(relationship.end))]
+        fields.append(("properties", .string(relationship.properties.map { "\($0.0)=\($0.1)" }.joined(separator: ", "))))
+        if let reason { fields.append(("reason", .string(reason))) }
+        return .object(fields)
+    }
+
+    /// The entry of `item`, refused for `reason`.
+    static func entry(_ item: GraphItem, reason: String) -> JSONValue {
+        switch item {
+        case .node(let node): return entry(node, reason: reason)
+        case .relationship(let relationship): return entry(relationship, reason: reason)
+        }
+    }
+
+    static func withReason(_ record: JSONValue, _ reason: String) -> JSONValue {
+        guard case .object(var fields) = record else { return record }
+        fields.append(("reason", .string(reason)))
+        return .object(fields)
+    }
 }
 
 /// Writes nodes and relationships to Neptune with `UNWIND $rows … MERGE … {`~id`: …}`: nodes grouped by label
 /// set, relationships by type. A batch refused with a 400 is split until the refused rows are found; they go
 /// to the dead-letter file and the rest lands. 5xx errors are retried by the pipeline (MERGE is idempotent).
+/// Only the rows a query RETURNs count as written.
 struct NeptuneWriter: BatchWriter {
+    typealias Row = GraphRow<JSONValue>
+
     let configuration: NeptuneConfiguration
     let converter: PropertyConverter
     let deadLetters: DeadLetterFile
@@ -78,9 +213,10 @@ struct NeptuneWriter: BatchWriter {
 
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: items.count)
+        outcome.select(items)
         let client = self.client ?? NeptuneClient(configuration)
         self.client = client
-        var groups: [String: (query: String, rows: [GraphRow])] = [:]
+        var groups: [String: (query: String, rows: [Row])] = [:]
         var conversions: [String: Int] = [:]
         var refused: [JSONValue] = []
         for item in items {
@@ -91,13 +227,10 @@ struct NeptuneWriter: BatchWriter {
                     let labels = node.labels.sorted()
                     let key = labels.joined(separator: "\u{1}")
                     let query = groups[key]?.query ?? "UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {`~id`: row.id}) SET n += row.props RETURN row.id AS id"
-                    let row = GraphRow(parameters: .object([("id", .string(node.id)), ("props", .object(properties))]), record: Self.deadLetter(node))
-                    groups[key, default: (query, [])].rows.append(row)
-                    outcome.checksum.add(record: GraphRecord.node(id: node.id, labels: node.labels, properties: properties))
-                    outcome.tally.add("nodes")
-                    outcome.tally.add("label \(labels.joined(separator: ":"))")
+                    groups[key, default: (query, [])].rows.append(Row(node, parameters: .object([("id", .string(node.id)), ("props", .object(properties))]),
+                                                                      checksum: GraphRecord.node(id: node.id, labels: node.labels, properties: properties)))
                 } catch {
-                    refused.append(Self.deadLetter(node, reason: "\(error)"))
+                    refused.append(GraphDeadLetter.entry(node, reason: "\(error)"))
                 }
             case .relationship(let relationship):
                 do {
@@ -106,107 +239,118 @@ struct NeptuneWriter: BatchWriter {
                         UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) \
                         MERGE (a)-[r:\(GraphReader.quote(relationship.type)) {`~id`: row.id}]->(b) SET r += row.props RETURN row.id AS id
                         """
-                    let row = GraphRow(parameters: .object([("id", .string(relationship.id)), ("from", .string(relationship.start)),
-                                                            ("to", .string(relationship.end)), ("props", .object(properties))]),
-                                       record: Self.deadLetter(relationship))
-                    groups[relationship.type, default: (query, [])].rows.append(row)
-                    outcome.checksum.add(record: GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start,
-                                                                          end: relationship.end, properties: properties))
-                    outcome.tally.add("relationships")
-                    outcome.tally.add("type \(relationship.type)")
+                    let parameters = JSONValue.object([("id", .string(relationship.id)), ("from", .string(relationship.start)),
+                                                       ("to", .string(relationship.end)), ("props", .object(properties))])
+                    groups[relationship.type, default: (query, [])].rows.append(Row(
+                        relationship, parameters: parameters,
+                        checksum: GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start,
+                                                           end: relationship.end, properties: properties)))
                 } catch {
-                    refused.append(Self.deadLetter(relationship, reason: "\(error)"))
+                    refused.append(GraphDeadLetter.entry(relationship, reason: "\(error)"))
                 }
             }
         }
+        var written: [Row] = []
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
             let sent = try await send(group.rows, query: group.query, client: client)
+            written += sent.written
             refused += sent.refused
-            guard let endpointWait else {
-                refused += sent.unmatched.map { Self.withReason($0.record, "its start or end node is not on the target (was it refused?)") }
+            guard let endpointWait, partition == GraphPartition.relationships else {
+                refused += sent.unmatched.map { GraphDeadLetter.withReason($0.record, GraphDeadLetter.unwritten(partition)) }
                 continue
             }
             try await endpointWait.resend(sent.unmatched) { rows in
                 let again = try await send(rows, query: group.query, client: client)
+                written += again.written
                 refused += again.refused
                 return again.unmatched
             }
         }
+        outcome.count(written: written)
         for (name, count) in conversions { outcome.tally.add("converted \(name)", count) }
-        if !refused.isEmpty {
-            outcome.tally.add("dead-lettered", refused.count)
-            outcome.problems += refused.prefix(5).map { "dead-lettered \($0["kind"]?.string ?? "") \($0["id"]?.string ?? ""): \($0["reason"]?.string ?? "")" }
-            try await deadLetters.append(refused)
-        }
+        try await outcome.deadLetter(refused, to: deadLetters)
         return outcome
     }
 
-    /// Sends `rows`; on a 400, halves the batch until each refused row is alone. Returns those rows with
-    /// Neptune's message, and the rows that wrote nothing: relationships whose start or end node is missing.
-    private func send(_ rows: [GraphRow], query: String, client: NeptuneClient) async throws -> (refused: [JSONValue], unmatched: [GraphRow]) {
-        guard !rows.isEmpty else { return ([], []) }
+    /// Sends `rows`; on a 400, halves the batch until each refused row is alone. Returns the rows the query
+    /// returned, the refused rows with Neptune's message, and the rows that wrote nothing: relationships whose
+    /// start or end node is missing.
+    private func send(_ rows: [Row], query: String, client: NeptuneClient) async throws -> (written: [Row], refused: [JSONValue], unmatched: [Row]) {
+        guard !rows.isEmpty else { return ([], [], []) }
         do {
             let results = try await client.openCypher(query, parameters: .object([("rows", .array(rows.map(\.parameters)))]))
-            let written = Set(results.compactMap { $0["id"]?.string })
-            return ([], rows.filter { !written.contains($0.parameters["id"]?.string ?? "") })
+            let sorted = Row.unacknowledged(rows, returned: Set(results.compactMap { $0["id"]?.string }))
+            return (sorted.written, [], sorted.missing)
         } catch {
             guard case .status(400, _, let message) = error else { throw error }
-            guard rows.count > 1 else { return ([Self.withReason(rows[0].record, message)], []) }
+            guard rows.count > 1 else { return ([], [GraphDeadLetter.withReason(rows[0].record, message)], []) }
             let middle = rows.count / 2
             let first = try await send(Array(rows[..<middle]), query: query, client: client)
             let second = try await send(Array(rows[middle...]), query: query, client: client)
-            return (first.refused + second.refused, first.unmatched + second.unmatched)
+            return (first.written + second.written, first.refused + second.refused, first.unmatched + second.unmatched)
         }
-    }
-
-    static func deadLetter(_ node: GraphNode, reason: String? = nil) -> JSONValue {
-        var fields: [(String, JSONValue)] = [("kind", .string("node")), ("id", .string(node.id)), ("source_id", .int(node.sourceID)),
-                                             ("labels", .array(node.labels.map { .string($0) }))]
-        fields.append(("properties", .string(node.properties.map { "\($0.0)=\($0.1)" }.joined(separator: ", "))))
-        if let reason { fields.append(("reason", .string(reason))) }
-        return .object(fields)
-    }
-
-    static func deadLetter(_ relationship: GraphRelationship, reason: String? = nil) -> JSONValue {
-        var fields: [(String, JSONValue)] = [("kind", .string("relationship")), ("id", .string(relationship.id)), ("source_id", .int(relationship.sourceID)),
-                                             ("type", .string(relationship.type)), ("start", .string(relationship.start)), ("end", .string(relationship.end))]
-        fields.append(("properties", .string(relationship.properties.map { "\($0.0)=\($0.1)" }.joined(separator: ", "))))
-        if let reason { fields.append(("reason", .string(reason))) }
-        return .object(fields)
-    }
-
-    static func withReason(_ record: JSONValue, _ reason: String) -> JSONValue {
-        guard case .object(var fields) = record else { return record }
-        fields.append(("reason", .string(reason)))
-        return .object(fields)
     }
 }
 
 /// Writes to another Bolt server (Memgraph on EC2, Neo4j): the same MERGE batches, keyed by the mapping's key
-/// property or `migrate_id`, with values as they are (Bolt targets store lists and temporals natively).
+/// property or `migrate_id` (within the node's scope labels when the mapping scopes keys, as LightRAG merges on
+/// its workspace label and `entity_id`), with values as they are (Bolt targets store lists and temporals
+/// natively). Only the rows a query RETURNs count as written; an unsharded run dead-letters relationships
+/// whose endpoints are not on the target.
 struct BoltWriter: BatchWriter {
+    typealias Row = GraphRow<PackStreamValue>
+
     let configuration: BoltConfiguration
     let mapping: GraphMapping
+    let deadLetters: DeadLetterFile
     /// In a sharded run, relationships wait for their endpoints.
     let endpointWait: EndpointWait?
     private var connection: BoltConnection?
 
-    init(configuration: BoltConfiguration, mapping: GraphMapping, endpointWait: EndpointWait?) {
+    init(configuration: BoltConfiguration, mapping: GraphMapping, deadLetters: DeadLetterFile, endpointWait: EndpointWait?) {
         self.configuration = configuration
         self.mapping = mapping
+        self.deadLetters = deadLetters
         self.endpointWait = endpointWait
     }
 
     /// The property that identifies nodes on a Bolt target.
     var keyProperty: String { mapping.nodes.key ?? "migrate_id" }
 
+    /// The record the run's checksum adds for `node`: the same canonical record (properties as literals) as
+    /// Neptune's writer and `migrate verify graph` add, so the three checksums can be compared. A property with
+    /// no literal form (which a Bolt target still stores) leaves the node's record at its id.
+    private func checksumRecord(_ node: GraphNode) -> [UInt8] {
+        var ignored: [String: Int] = [:]
+        guard let properties = try? PropertyConverter(policy: mapping.properties).literals(node.properties, conversions: &ignored) else {
+            return Array("n\u{0}\(node.id)".utf8)
+        }
+        return GraphRecord.node(id: node.id, labels: node.labels, properties: properties)
+    }
+
+    /// The record the run's checksum adds for `relationship`, as for nodes.
+    private func checksumRecord(_ relationship: GraphRelationship) -> [UInt8] {
+        var ignored: [String: Int] = [:]
+        guard let properties = try? PropertyConverter(policy: mapping.properties).literals(relationship.properties, conversions: &ignored) else {
+            return Array("r\u{0}\(relationship.id)".utf8)
+        }
+        return GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start, end: relationship.end,
+                                        properties: properties)
+    }
+
     mutating func reset() async {
         await connection?.close()
         connection = nil
     }
 
+    /// `:A:B` for labels.
+    private static func labelText(_ labels: [String]) -> String {
+        labels.map { ":" + GraphReader.quote($0) }.joined()
+    }
+
     mutating func write(_ items: [GraphItem], partition: String) async throws -> BatchOutcome {
         var outcome = BatchOutcome(units: items.count)
+        outcome.select(items)
         let connection: BoltConnection
         if let existing = self.connection {
             connection = existing
@@ -215,43 +359,58 @@ struct BoltWriter: BatchWriter {
             self.connection = connection
         }
         let key = GraphReader.quote(keyProperty)
-        var groups: [String: (query: String, rows: [PackStreamValue])] = [:]
+        var groups: [String: (query: String, rows: [Row])] = [:]
         for item in items {
             switch item {
             case .node(let node):
                 let labels = node.labels.sorted()
-                let group = labels.joined(separator: "\u{1}")
-                let query = "UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {\(key): row.id}) SET n += row.props"
-                groups[group, default: (query, [])].rows.append(.map([("id", .string(node.id)), ("props", .map(node.properties))]))
-                outcome.tally.add("nodes")
-                outcome.tally.add("label \(labels.joined(separator: ":"))")
-                outcome.checksum.add(record: Array("n\u{0}\(node.id)".utf8))
+                // A scoped key is merged within its scope labels; the node's other labels are set on it.
+                let merged = node.identity.scope.flatMap { $0.isEmpty ? nil : $0 } ?? labels
+                let added = labels.filter { !merged.contains($0) }
+                let group = merged.joined(separator: "\u{1}") + "\u{2}" + added.joined(separator: "\u{1}")
+                let setLabels = added.isEmpty ? "" : " SET n\(Self.labelText(added))"
+                let query = "UNWIND $rows AS row MERGE (n\(Self.labelText(merged)) {\(key): row.key}) SET n += row.props\(setLabels) RETURN row.id"
+                let parameters = PackStreamValue.map([("id", .string(node.id)), ("key", .string(node.identity.key)), ("props", .map(node.properties))])
+                groups[group, default: (query, [])].rows.append(Row(node, parameters: parameters, checksum: checksumRecord(node)))
             case .relationship(let relationship):
-                let type = GraphReader.quote(relationship.type)
+                let (from, to) = (relationship.from.scope ?? [], relationship.to.scope ?? [])
+                let group = [relationship.type, from.joined(separator: "\u{1}"), to.joined(separator: "\u{1}")].joined(separator: "\u{2}")
                 let identity = mapping.relationships.id == .endpoints ? "" : " {migrate_id: row.id}"
-                let query = "UNWIND $rows AS row MATCH (a {\(key): row.from}) MATCH (b {\(key): row.to}) MERGE (a)-[r:\(type)\(identity)]->(b) SET r += row.props RETURN row.id"
-                groups[relationship.type, default: (query, [])].rows.append(.map([
-                    ("id", .string(relationship.id)), ("from", .string(relationship.start)), ("to", .string(relationship.end)),
+                let query = """
+                    UNWIND $rows AS row MATCH (a\(Self.labelText(from)) {\(key): row.from}) MATCH (b\(Self.labelText(to)) {\(key): row.to}) \
+                    MERGE (a)-[r:\(GraphReader.quote(relationship.type))\(identity)]->(b) SET r += row.props RETURN row.id
+                    """
+                let parameters = PackStreamValue.map([
+                    ("id", .string(relationship.id)), ("from", .string(relationship.from.key)), ("to", .string(relationship.to.key)),
                     ("props", .map(relationship.properties)),
-                ]))
-                outcome.tally.add("relationships")
-                outcome.tally.add("type \(relationship.type)")
-                outcome.checksum.add(record: Array("r\u{0}\(relationship.id)".utf8))
+                ])
+                groups[group, default: (query, [])].rows.append(Row(relationship, parameters: parameters, checksum: checksumRecord(relationship)))
             }
         }
+        var written: [Row] = []
+        var refused: [JSONValue] = []
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
-            let unmatched = try await Self.send(group.rows, query: group.query, connection: connection)
-            guard partition == GraphPartition.relationships, let endpointWait, !unmatched.isEmpty else { continue }
-            try await endpointWait.resend(unmatched) { try await Self.send($0, query: group.query, connection: connection) }
+            let sent = try await Self.send(group.rows, query: group.query, connection: connection)
+            written += sent.written
+            guard let endpointWait, partition == GraphPartition.relationships else {
+                refused += sent.missing.map { GraphDeadLetter.withReason($0.record, GraphDeadLetter.unwritten(partition)) }
+                continue
+            }
+            try await endpointWait.resend(sent.missing) { rows in
+                let again = try await Self.send(rows, query: group.query, connection: connection)
+                written += again.written
+                return again.missing
+            }
         }
+        outcome.count(written: written)
+        try await outcome.deadLetter(refused, to: deadLetters)
         return outcome
     }
 
-    /// Runs one UNWIND batch; returns the rows whose id the query did not return: for relationships, those
-    /// missing an endpoint (node queries return nothing).
-    private static func send(_ rows: [PackStreamValue], query: String, connection: BoltConnection) async throws -> [PackStreamValue] {
-        let results = try await connection.query(query, parameters: [("rows", .list(rows))])
-        let written = Set(results.compactMap { $0.first?.string })
-        return rows.filter { row in !written.contains(row.map?.first { $0.0 == "id" }?.1.string ?? "") }
+    /// Runs one UNWIND batch; splits it into the rows whose id the query returned and those it did not (for
+    /// relationships, those missing an endpoint).
+    private static func send(_ rows: [Row], query: String, connection: BoltConnection) async throws -> (written: [Row], missing: [Row]) {
+        let results = try await connection.query(query, parameters: [("rows", .list(rows.map(\.parameters)))])
+        return Row.unacknowledged(rows, returned: Set(results.compactMap { $0.first?.string }))
     }
 }

@@ -81,6 +81,9 @@ public struct HTTPResponseParser: Sendable {
     private var buffer: [UInt8] = []
     private var head: (status: Int, headers: [HTTPHeader])?
     private var bodyStart = 0
+    /// A chunked body's complete chunks so far, and where the next chunk's size line starts: each byte is
+    /// decoded once, however many pieces the body arrives in.
+    private var chunked: (body: [UInt8], cursor: Int)?
     private let expectsBody: Bool
     /// The largest body accepted.
     public let maxBodyBytes: Int
@@ -138,26 +141,26 @@ public struct HTTPResponseParser: Sendable {
         return HTTPResponse(status: status, headers: headers, body: Array(buffer[bodyStart...]))
     }
 
-    private func dechunk() throws(HTTPError) -> [UInt8]? {
-        var body: [UInt8] = []
-        var cursor = bodyStart
+    private mutating func dechunk() throws(HTTPError) -> [UInt8]? {
+        var (body, cursor) = chunked ?? ([], bodyStart)
+        // Only whole chunks move the cursor: a chunk still arriving is parsed again, from its size line.
+        defer { chunked = (body, cursor) }
         while true {
             guard let lineEnd = Self.find([13, 10], in: buffer, from: cursor) else { return nil }
             let sizeText = String(decoding: buffer[cursor..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
             guard let size = Int(sizeText.trimmingSpaces(), radix: 16), size >= 0 else {
                 throw .malformedResponse("bad chunk size '\(sizeText)'")
             }
-            cursor = lineEnd + 2
+            let dataStart = lineEnd + 2
             if size == 0 {
                 // Trailers end with an empty line.
-                guard let end = Self.find([13, 10, 13, 10], in: buffer, from: cursor - 2) else { return nil }
-                _ = end
+                guard Self.find([13, 10, 13, 10], in: buffer, from: lineEnd) != nil else { return nil }
                 return body
             }
             guard body.count + size <= maxBodyBytes else { throw .malformedResponse("chunked body over the \(maxBodyBytes)-byte limit") }
-            guard buffer.count >= cursor + size + 2 else { return nil }
-            body.append(contentsOf: buffer[cursor..<(cursor + size)])
-            cursor += size + 2
+            guard buffer.count >= dataStart + size + 2 else { return nil }
+            body.append(contentsOf: buffer[dataStart..<(dataStart + size)])
+            cursor = dataStart + size + 2
         }
     }
 

@@ -123,7 +123,7 @@ struct KeyCopy: Migration {
             stages: [keyspace.partitions.map { PartitionPlan(name: $0.name, initialPosition: "0") }],
             units: keyspace.sourceDatabases.map { "db\($0)" }, recordName: "keys",
             estimatedRecords: keyspace.estimatedKeys / (migration.options.filter.shard?.count ?? 1),
-            breakdowns: breakdownLabels
+            breakdowns: breakdownLabels, sharesTarget: migration.options.filter.shard != nil
         )
     }
 

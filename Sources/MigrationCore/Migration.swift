@@ -66,10 +66,14 @@ public struct MigrationPlan: Sendable {
     public var notes: [String]
     /// Fragments of counter names that report sections break down, left out of the totals table.
     public var breakdowns: [String]
+    /// Whether other writers fill the same units at the same time (the other shards of a `--shard i/N` run), so
+    /// the target's count can only be held to at least what this run wrote.
+    public var sharesTarget: Bool
 
     /// Creates a plan.
     public init(store: String, command: String, source: String, target: String, fingerprint: String, stages: [[PartitionPlan]],
-                units: [String], recordName: String, estimatedRecords: Int?, notes: [String] = [], breakdowns: [String] = []) {
+                units: [String], recordName: String, estimatedRecords: Int?, notes: [String] = [], breakdowns: [String] = [],
+                sharesTarget: Bool = false) {
         self.store = store
         self.command = command
         self.source = source
@@ -81,6 +85,7 @@ public struct MigrationPlan: Sendable {
         self.estimatedRecords = estimatedRecords
         self.notes = notes
         self.breakdowns = breakdowns
+        self.sharesTarget = sharesTarget
     }
 }
 
@@ -194,9 +199,10 @@ public struct MigrationRunner: Sendable {
             }
             notes += try await migration.finish()
         } catch {
-            failure = error
+            failure = Task.isCancelled ? MigrationRunError.interrupted : error
             if !dryRun, let saved = try? await store.load() { checkpoint = saved }
         }
+        if failure == nil && Task.isCancelled { failure = MigrationRunError.interrupted }
         await progress.finish()
 
         var ledger = checkpoint.ledger
@@ -209,7 +215,11 @@ public struct MigrationRunner: Sendable {
                 failure = MigrationRunError.targetNotCounted(reason: "\(error)")
             }
         }
-        let audit = LedgerAudit(ledger: ledger, before: checkpoint.targetBefore ?? [:], onTarget: onTarget)
+        // A unit missing from `before` is held only to a lower bound: what this run wrote must be there.
+        let audit = LedgerAudit(ledger: ledger, before: plan.sharesTarget ? [:] : checkpoint.targetBefore ?? [:], onTarget: onTarget)
+        if plan.sharesTarget && onTarget != nil {
+            notes.append("other shards write to the same target, so its count is held only to at least what this shard wrote; migrate verify --shard compares every record")
+        }
         let verdict = Verdict(failure: failure, audit: audit, finished: checkpoint.partitions.values.allSatisfy(\.finished) || dryRun,
                               dryRun: dryRun, deadLetters: (path: deadLetters.path, appended: await deadLetters.count))
         return MigrationReport(
@@ -253,9 +263,13 @@ struct Verdict {
 public enum MigrationRunError: Error, Sendable, CustomStringConvertible {
     /// The target could not be counted after the copy, so the ledger cannot be held against it.
     case targetNotCounted(reason: String)
+    /// SIGINT or SIGTERM stopped the run.
+    case interrupted
 
     public var description: String {
         switch self {
+        case .interrupted:
+            return "interrupted by a signal: the checkpoint holds every batch the target acknowledged; continue with --resume"
         case .targetNotCounted(let reason):
             return "the copy finished but the target could not be counted (\(reason)), so nothing proves it holds what was written; run again with --resume once the target answers, or check with migrate verify"
         }

@@ -166,35 +166,40 @@ public struct PipelineRunner: Sendable {
         let logger = self.logger
 
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    defer { channel.finish() }
-                    try await withThrowingTaskGroup(of: Void.self) { readers in
-                        for partition in work {
-                            readers.addTask {
-                                try await Self.read(partition: partition.name, from: partition.position, into: channel, state: state,
-                                                    configuration: configuration, logger: logger, makeReader: makeReader)
-                            }
-                        }
-                        try await Self.waitForAll(&readers)
-                    }
-                }
-                for _ in 0..<configuration.concurrency {
+            // A cancelled run (SIGINT) saves what is committed at once, not only once its blocked I/O returns.
+            try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        var writer = try await makeWriter()
-                        for await item in channel {
-                            try Task.checkCancellation()
-                            if let limiter = configuration.rateLimiter, !item.items.isEmpty {
-                                try await limiter.acquire(item.items.count)
+                        defer { channel.finish() }
+                        try await withThrowingTaskGroup(of: Void.self) { readers in
+                            for partition in work {
+                                readers.addTask {
+                                    try await Self.read(partition: partition.name, from: partition.position, into: channel, state: state,
+                                                        configuration: configuration, logger: logger, makeReader: makeReader)
+                                }
                             }
-                            let outcome = try await Self.write(item, with: &writer, configuration: configuration, logger: logger)
-                            await progress.advance(outcome.units, bytes: outcome.bytes)
-                            try await state.complete(partition: item.partition, sequence: item.sequence, isLast: item.isLast, outcome: outcome)
+                            try await Self.waitForAll(&readers)
                         }
-                        await writer.reset()
                     }
+                    for _ in 0..<configuration.concurrency {
+                        group.addTask {
+                            var writer = try await makeWriter()
+                            for await item in channel {
+                                try Task.checkCancellation()
+                                if let limiter = configuration.rateLimiter, !item.items.isEmpty {
+                                    try await limiter.acquire(item.items.count)
+                                }
+                                let outcome = try await Self.write(item, with: &writer, configuration: configuration, logger: logger)
+                                await progress.advance(outcome.units, bytes: outcome.bytes)
+                                try await state.complete(partition: item.partition, sequence: item.sequence, isLast: item.isLast, outcome: outcome)
+                            }
+                            await writer.reset()
+                        }
+                    }
+                    try await Self.waitForAll(&group)
                 }
-                try await Self.waitForAll(&group)
+            } onCancel: {
+                Task { try? await state.flush() }
             }
         } catch {
             // Persist what was committed before the failure; the error that stopped the run wins.

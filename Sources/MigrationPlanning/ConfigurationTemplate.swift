@@ -63,9 +63,31 @@ public struct ConfigurationTemplate: Sendable {
         } else {
             lines.append("  target: \(reference("QDRANT_URL", placeholder: "VECTORS_TARGET_URI"))")
             if target?["QDRANT_API_KEY"] != nil { lines.append("  target-api-key: ${target:QDRANT_API_KEY}") }
-            if fromPostgres { lines.append("  mapping: mappings/lightrag.yaml       # LightRAG's pgvector tables into its Qdrant layout") }
+            if fromPostgres {
+                lines.append("  mapping: mappings/lightrag.yaml       # LightRAG's pgvector tables into its Qdrant layout")
+                lines.append(workspace())
+            }
         }
         return lines
+    }
+
+    /// LightRAG's workspace as its PostgreSQL storage wrote it (POSTGRES_WORKSPACE, else WORKSPACE, else `default`)
+    /// and as its Qdrant storage will read it (QDRANT_WORKSPACE, else WORKSPACE, else `_`; from the target file
+    /// when it names either), as `workspace: FROM=TO` for mappings/lightrag.yaml's rule.
+    private func workspace() -> String {
+        func named(_ env: DotEnv?, _ names: [String]) -> (name: String, value: String)? {
+            for name in names {
+                if let value = env?[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty { return (name, value) }
+            }
+            return nil
+        }
+        let pg = named(source, ["POSTGRES_WORKSPACE", "WORKSPACE"])
+        let qdrantNames = ["QDRANT_WORKSPACE", "WORKSPACE"]
+        let qdrant = named(target, qdrantNames).map { ($0.name, $0.value, targetPath ?? "") } ?? named(source, qdrantNames).map { ($0.name, $0.value, sourcePath) }
+        let from = pg?.value ?? "default", to = qdrant?.1 ?? "_"
+        let fromOrigin = pg.map { "\($0.name) in \(sourcePath)" } ?? "no POSTGRES_WORKSPACE or WORKSPACE: LightRAG's default"
+        let toOrigin = qdrant.map { "\($0.0) in \($0.2)" } ?? "no QDRANT_WORKSPACE or WORKSPACE: LightRAG's default"
+        return "  workspace: \"\(from)=\(to)\"   # PostgreSQL workspace '\(from)' (\(fromOrigin)) is Qdrant's '\(to)' (\(toOrigin))"
     }
 
     private mutating func graph() -> [String] {

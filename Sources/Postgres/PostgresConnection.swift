@@ -140,6 +140,20 @@ public final class PostgresConnection: @unchecked Sendable {
         try result.get()
     }
 
+    /// Runs one statement that returns no rows and returns the rows it affected (`INSERT 0 n` → n).
+    public func executeCountingRows(_ sql: String) async throws(PostgresError) -> Int {
+        let result: Result<Int, PostgresError> = await queue.run {
+            Result { () throws(PostgresError) in
+                let connection = try self.live()
+                let raw = PQexec(connection, sql)
+                defer { PQclear(raw) }
+                try self.check(raw, statement: Self.summary(sql))
+                return Int(String(cString: PQcmdTuples(raw))) ?? 0
+            }
+        }
+        return try result.get()
+    }
+
     /// Quotes `text` as an SQL literal.
     public func literal(_ text: String) async throws(PostgresError) -> String {
         let result: Result<String, PostgresError> = await queue.run {

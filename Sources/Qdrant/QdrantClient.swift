@@ -171,8 +171,21 @@ public final class QdrantClient {
 
     /// `PUT /collections/{name}/points?wait=true` with a body of `{"points":[…]}` already serialized.
     public func upsert(_ collection: String, body: [UInt8]) async throws(QdrantError) {
-        _ = try await request("PUT", "/collections/\(Self.escape(collection))/points?wait=true", body: body,
-                              operation: "upsert into \(collection)")
+        let operation = "upsert into \(collection)"
+        let result = try await request("PUT", "/collections/\(Self.escape(collection))/points?wait=true", body: body, operation: operation)
+        // With wait=true Qdrant answers only once the points are applied: anything but "completed" is no acknowledgement.
+        guard result["status"]?.string == "completed" else {
+            throw .malformed("the upsert was not acknowledged as completed (status \(result["status"].map(JSONWriter.text) ?? "missing"))", operation: operation)
+        }
+    }
+
+    /// The ids among `ids` that `collection` holds (`POST /collections/{name}/points` without payload or vectors).
+    public func heldIDs(_ collection: String, ids: [JSONValue]) async throws(QdrantError) -> [JSONValue] {
+        let body = JSONValue.object([("ids", .array(ids)), ("with_payload", .bool(false)), ("with_vector", .bool(false))])
+        let operation = "retrieve ids from \(collection)"
+        let result = try await request("POST", "/collections/\(Self.escape(collection))/points", body: JSONWriter.bytes(body), operation: operation)
+        guard let points = result.array else { throw .malformed("no points", operation: operation) }
+        return points.compactMap { $0["id"] }
     }
 
     /// `POST /collections/{name}/points/scroll`: one page in id order, and the offset of the next.

@@ -48,8 +48,8 @@ public enum RESPValue: Sendable, Hashable {
         return nil
     }
 
-    /// The first word of an error reply (`MOVED`, `ASK`, `NOPERM`, `ERR`, ...).
-    public var errorCode: Substring? {
-        errorMessage?.split(separator: " ", maxSplits: 1).first
+    /// The code of an error reply (`MOVED`, `ASK`, `NOPERM`, `ERR`, ...).
+    public var errorCode: RedisErrorCode? {
+        errorMessage.map { RedisErrorCode(message: $0) }
     }
 }

@@ -222,7 +222,11 @@ public final class RedisClient {
                 throw .clusterUnavailable("gave up after \(attempt) rounds of redirects or retries; last: \(lastProblem)")
             }
             if needsBackoff {
-                try? await Task.sleep(for: backoff(attempt))
+                do {
+                    try await Task.sleep(for: backoff(attempt))
+                } catch {
+                    throw .clusterUnavailable("cancelled while waiting to retry; last: \(lastProblem)")
+                }
             }
             if needsRefresh {
                 do {
@@ -288,18 +292,19 @@ enum Redirect: Equatable {
             return
         }
         let parts = message.split(separator: " ")
-        switch parts.first {
-        case "MOVED" where parts.count == 3:
+        let code = RedisErrorCode(message: message)
+        switch code {
+        case .moved where parts.count == 3:
             if let slot = Int(parts[1]), let endpoint = Redirect.endpoint(parts[2]) {
                 self = .moved(slot: slot, to: endpoint)
                 return
             }
-        case "ASK" where parts.count == 3:
+        case .ask where parts.count == 3:
             if let endpoint = Redirect.endpoint(parts[2]) {
                 self = .ask(to: endpoint)
                 return
             }
-        case "TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN":
+        case .tryAgain, .clusterDown, .loading, .masterDown:
             self = .retryLater
             return
         default:

@@ -94,7 +94,7 @@ public final class RedisConnection: @unchecked Sendable {
             if configuration.password != nil {
                 throw .authenticationFailed(endpoint, user: configuration.user, serverMessage: message)
             }
-            if message.hasPrefix("NOAUTH") {
+            if RedisErrorCode(message: message) == .noAuthentication {
                 throw .authenticationRequired(endpoint, serverMessage: message)
             }
             throw .handshakeFailed(endpoint, command: "PING", serverMessage: message)

@@ -48,9 +48,19 @@ public enum RedisError: TransientFailure, Sendable, Equatable, CustomStringConve
         case .transport(let error): return error.isTransient
         case .clusterUnavailable: return true
         case .commandFailed(_, _, let message):
-            let code = message.split(separator: " ").first ?? ""
-            return ["LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "BUSY"].contains(code)
+            return RedisErrorCode(message: message).isTransient
         default: return false
+        }
+    }
+
+    /// The server's error code, when the server refused something.
+    public var serverCode: RedisErrorCode? {
+        switch self {
+        case .authenticationFailed(_, _, let message), .authenticationRequired(_, let message), .handshakeFailed(_, _, let message),
+             .commandFailed(_, _, let message):
+            return RedisErrorCode(message: message)
+        case .transport, .malformedReply, .unexpectedReply, .clusterUnavailable:
+            return nil
         }
     }
 }

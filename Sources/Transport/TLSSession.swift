@@ -2,17 +2,32 @@
 import Glibc
 #endif
 import COpenSSL
+import Foundation
 
-/// An OpenSSL client session over a connected socket. The OpenSSL handles stay inside this file.
-final class TLSSession {
-    private let context: OpaquePointer
-    private let ssl: OpaquePointer
-    private let endpoint: Endpoint
+/// A configured OpenSSL client context (`SSL_CTX`): trust store, client certificate, protocol floor. Loading a
+/// CA bundle costs milliseconds, so every connection with the same configuration shares one context for the
+/// life of the process.
+final class TLSContext: @unchecked Sendable {
+    // Configured once in `init`, then only read by `SSL_new`, which OpenSSL allows from any thread.
+    let handle: OpaquePointer
 
-    init(descriptor: Int32, endpoint: Endpoint, configuration: TLSConfiguration) throws(TransportError) {
-        self.endpoint = endpoint
+    private static let lock = NSLock()
+    // Guarded by `lock`. Bounded by the distinct configurations of one run (a handful).
+    nonisolated(unsafe) private static var shared: [TLSConfiguration: TLSContext] = [:]
+
+    /// The context for `configuration`, created on first use; `endpoint` names the connection in errors.
+    static func shared(for configuration: TLSConfiguration, endpoint: Endpoint) throws(TransportError) -> TLSContext {
+        lock.lock()
+        defer { lock.unlock() }
+        if let context = shared[configuration] { return context }
+        let context = try TLSContext(configuration: configuration, endpoint: endpoint)
+        shared[configuration] = context
+        return context
+    }
+
+    private init(configuration: TLSConfiguration, endpoint: Endpoint) throws(TransportError) {
         guard let context = SSL_CTX_new(TLS_client_method()) else {
-            throw .tlsHandshakeFailed(endpoint, reason: Self.drainErrors())
+            throw .tlsHandshakeFailed(endpoint, reason: TLSSession.drainErrors())
         }
         _ = migrate_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         _ = migrate_SSL_CTX_set_mode(context, Int(SSL_MODE_AUTO_RETRY))
@@ -22,8 +37,48 @@ final class TLSSession {
             SSL_CTX_free(context)
             throw error
         }
-        guard let ssl = SSL_new(context) else {
-            SSL_CTX_free(context)
+        handle = context
+    }
+
+    private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TransportError) {
+        if configuration.verifyPeer {
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+            if let caFile = configuration.caFile {
+                guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+                    throw .tlsFileUnusable(path: caFile, reason: TLSSession.drainErrors())
+                }
+            } else {
+                SSL_CTX_set_default_verify_paths(context)
+            }
+        } else {
+            SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        }
+        if let certificate = configuration.certificateFile {
+            guard SSL_CTX_use_certificate_chain_file(context, certificate) == 1 else {
+                throw .tlsFileUnusable(path: certificate, reason: TLSSession.drainErrors())
+            }
+            let key = configuration.privateKeyFile ?? certificate
+            guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
+                throw .tlsFileUnusable(path: key, reason: TLSSession.drainErrors())
+            }
+        }
+    }
+
+    deinit {
+        SSL_CTX_free(handle)
+    }
+}
+
+/// An OpenSSL client session over a connected socket. The OpenSSL handles stay inside this file.
+final class TLSSession {
+    private let context: TLSContext
+    private let ssl: OpaquePointer
+    private let endpoint: Endpoint
+
+    init(descriptor: Int32, endpoint: Endpoint, configuration: TLSConfiguration) throws(TransportError) {
+        self.endpoint = endpoint
+        let context = try TLSContext.shared(for: configuration, endpoint: endpoint)
+        guard let ssl = SSL_new(context.handle) else {
             throw .tlsHandshakeFailed(endpoint, reason: Self.drainErrors())
         }
         self.context = context
@@ -59,33 +114,8 @@ final class TLSSession {
         }
     }
 
-    private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TransportError) {
-        if configuration.verifyPeer {
-            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-            if let caFile = configuration.caFile {
-                guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
-                    throw .tlsFileUnusable(path: caFile, reason: drainErrors())
-                }
-            } else {
-                SSL_CTX_set_default_verify_paths(context)
-            }
-        } else {
-            SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
-        }
-        if let certificate = configuration.certificateFile {
-            guard SSL_CTX_use_certificate_chain_file(context, certificate) == 1 else {
-                throw .tlsFileUnusable(path: certificate, reason: drainErrors())
-            }
-            let key = configuration.privateKeyFile ?? certificate
-            guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
-                throw .tlsFileUnusable(path: key, reason: drainErrors())
-            }
-        }
-    }
-
     deinit {
         SSL_free(ssl)
-        SSL_CTX_free(context)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> Int {
@@ -123,7 +153,7 @@ final class TLSSession {
     }
 
     /// Empties OpenSSL's thread-local error queue into one line.
-    private static func drainErrors() -> String {
+    static func drainErrors() -> String {
         var messages: [String] = []
         while case let code = ERR_get_error(), code != 0 {
             var buffer = [CChar](repeating: 0, count: 256)

@@ -80,6 +80,17 @@ struct TableSchema: Sendable, Hashable {
         return rows.rows.indices.compactMap { rows.text($0, 0) }
     }
 
+    /// The tables of `schema` with a `vector`, `halfvec` or `sparsevec` column.
+    static func vectorTables(_ connection: PostgresConnection, schema: String) async throws -> [String] {
+        let rows = try await connection.query("""
+            SELECT DISTINCT c.relname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+              AND t.typname IN ('vector', 'halfvec', 'sparsevec') ORDER BY 1
+            """, [schema])
+        return rows.rows.indices.compactMap { rows.text($0, 0) }
+    }
+
     private static func int(_ field: [UInt8]?) throws -> Int64 {
         guard let field, case .int(let value) = try PostgresBinary.decode(field, type: PostgresTypes.int8, types: PostgresTypes()) else {
             throw PostgresError.malformed("expected an integer from the catalog")
@@ -143,6 +154,8 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
     case dimensionMismatch(source: String, sourceDimensions: Int, target: String, targetDimensions: Int)
     case distanceMismatch(target: String, expected: String, actual: String)
     case noMatchingSources(String)
+    case idCollision(collection: String, rows: [String], cause: String)
+    case lostPoints(collection: String, records: [(key: [String], id: String)])
     case unsupported(String)
 
     public var description: String {
@@ -161,6 +174,13 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
             return "distance mismatch: \(target) uses \(actual) but the mapping says \(expected). Use the collection's distance in the mapping, or write to a new collection."
         case .noMatchingSources(let message):
             return message
+        case .idCollision(let collection, let rows, let cause):
+            return "point id collision in collection \(collection): " + rows.joined(separator: "; ") + " (\(cause)). Qdrant would keep one of each and "
+                + "drop the rest. Nothing was written. Add the columns that tell them apart to id_columns, or fix the workspace rule."
+        case .lostPoints(let collection, let records):
+            let named = records.prefix(10).map { "point \($0.id) (row \($0.key.joined(separator: ", ")))" }.joined(separator: ", ")
+            return "collection \(collection) acknowledged the upsert as completed but does not hold \(records.count) of its points: \(named)"
+                + (records.count > 10 ? " and \(records.count - 10) more" : "") + ". The target lost acknowledged writes; check its health and storage before running again."
         case .unsupported(let message):
             return message
         }

@@ -27,6 +27,8 @@ struct PayloadSpec: Sendable, Hashable {
     var conversion: CollectionMapping.PayloadField.Conversion?
     var separator: String
     var defaultValue: String?
+    /// Whether the value is a workspace name that the mapping's workspace rule renames.
+    var renamesWorkspace = false
 }
 
 /// Everything one partition needs: where it reads, how a row becomes a point, where it goes.
@@ -60,6 +62,10 @@ struct VectorJob: Sendable {
     var keyColumns: [String]
     var shard: Shard?
     var types: PostgresTypes
+    /// The mapping's workspace rule, if any: applied to the id columns and payload fields it names.
+    var workspaces: WorkspaceRule?
+    /// Positions in the id columns of the workspace column.
+    var workspaceIDParts: Set<Int> = []
 
     /// The vectors Qdrant normalizes on write (Cosine), compared approximately and left out of checksums.
     var normalizedVectors: Set<String?> {
@@ -138,9 +144,25 @@ struct VectorJob: Sendable {
                                conversion: field.as == .text ? nil : field.as, separator: field.separator ?? ",", defaultValue: field.default)
         }
         let rule = mapping.id ?? Self.defaultRule(schema: schema, keyColumns: keyColumns)
-        return VectorJob(name: mapping.name, mapping: mapping, source: .table(schema), target: target, vectors: vectors,
-                         payload: payload, idRule: rule, keyIndices: keyIndices, idIndices: idIndices, selectList: selectList,
-                         rawColumnCount: schema.columns.count, keyColumns: keyColumns, shard: shard, types: schema.types)
+        var job = VectorJob(name: mapping.name, mapping: mapping, source: .table(schema), target: target, vectors: vectors,
+                            payload: payload, idRule: rule, keyIndices: keyIndices, idIndices: idIndices, selectList: selectList,
+                            rawColumnCount: schema.columns.count, keyColumns: keyColumns, shard: shard, types: schema.types)
+        if let workspaces = mapping.workspaces, case .collection = target {
+            guard schema.column(workspaces.column) != nil else {
+                throw VectorMigrationError.missingColumn(workspaces.column, table: "\(schema.qualifiedName) (the mapping's workspaces.column)")
+            }
+            job.applyWorkspaces(workspaces, idColumns: idColumns)
+        }
+        return job
+    }
+
+    /// Marks the id columns and payload fields that carry the workspace named by `rule.column`.
+    private mutating func applyWorkspaces(_ rule: WorkspaceRule, idColumns: [String]) {
+        workspaces = rule
+        workspaceIDParts = Set(idColumns.indices.filter { idColumns[$0] == rule.column })
+        for index in payload.indices where payload[index].sourceName == rule.column {
+            payload[index].renamesWorkspace = true
+        }
     }
 
     /// A job for a Qdrant collection: ids, vectors and payload as they are, unless the mapping renames fields.
@@ -153,9 +175,11 @@ struct VectorJob: Sendable {
             PayloadSpec(field: field.field, sourceIndex: nil, sourceName: field.column, sourceType: 0, conversion: field.as,
                         separator: field.separator ?? ",", defaultValue: field.default)
         }
-        return VectorJob(name: mapping.name, mapping: mapping, source: .collection(name, info), target: target, vectors: vectors,
-                         payload: payload, idRule: .keep, keyIndices: [], idIndices: [], selectList: [], rawColumnCount: 0,
-                         keyColumns: ["id"], shard: shard, types: PostgresTypes())
+        var job = VectorJob(name: mapping.name, mapping: mapping, source: .collection(name, info), target: target, vectors: vectors,
+                            payload: payload, idRule: .keep, keyIndices: [], idIndices: [], selectList: [], rawColumnCount: 0,
+                            keyColumns: ["id"], shard: shard, types: PostgresTypes())
+        if let workspaces = mapping.workspaces { job.applyWorkspaces(workspaces, idColumns: []) }
+        return job
     }
 
     private static func defaultRule(schema: TableSchema, keyColumns: [String]) -> PointIDRule {
@@ -168,7 +192,11 @@ struct VectorJob: Sendable {
     /// Builds the record for one row of the SELECT list.
     func record(fromRow fields: [[UInt8]?]) throws -> VectorRecord {
         let key = keyIndices.map { fields[$0].map { String(decoding: $0, as: UTF8.self) } ?? "" }
-        let id = try idRule.pointID(for: idIndices.map { fields[$0].map { String(decoding: $0, as: UTF8.self) } ?? "" })
+        var idParts = idIndices.map { fields[$0].map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        if let workspaces {
+            for part in workspaceIDParts { idParts[part] = workspaces.target(for: idParts[part]) }
+        }
+        let id = try idRule.pointID(for: idParts)
         var vectors: [(name: String?, data: VectorData)] = []
         for spec in self.vectors {
             guard let raw = fields[spec.sourceIndex] else {
@@ -197,15 +225,24 @@ struct VectorJob: Sendable {
                 let decoded = try PostgresBinary.decode(raw, type: spec.sourceType, types: types)
                 value = try convert(decoded, spec: spec, key: key)
             }
-            if let fallback = spec.defaultValue, value.isNull || value.string == "" {
-                value = .string(fallback)
-            }
-            payload.append((spec.field, value))
+            payload.append((spec.field, finish(value, spec: spec)))
         }
         let record = VectorRecord(key: key, id: id, vectors: vectors, payload: payload,
                                   rawFields: target.isTable ? Array(fields.prefix(rawColumnCount)) : nil)
         try record.checkFinite()
         return record
+    }
+
+    /// The payload value after the field's default (for NULL or empty) and the workspace rule.
+    private func finish(_ value: JSONValue, spec: PayloadSpec) -> JSONValue {
+        var value = value
+        if let fallback = spec.defaultValue, value.isNull || value.string == "" {
+            value = .string(fallback)
+        }
+        if spec.renamesWorkspace, let workspaces, let name = value.string {
+            value = .string(workspaces.target(for: name))
+        }
+        return value
     }
 
     private func convert(_ value: PostgresValue, spec: PayloadSpec, key: [String]) throws -> JSONValue {
@@ -228,7 +265,15 @@ struct VectorJob: Sendable {
 
     /// Builds the record for one Qdrant point, renaming payload fields as the mapping says.
     func record(fromPoint point: JSONValue) throws -> VectorRecord {
-        try Self.record(fromPoint: point, payloadSpecs: payload)
+        var record = try Self.record(fromPoint: point, payloadSpecs: payload)
+        guard let workspaces else { return record }
+        // The payload as it is: the workspace field itself; else the fields the mapping fills from it.
+        let renamed = payload.isEmpty ? [workspaces.column] : payload.filter(\.renamesWorkspace).map(\.field)
+        record.payload = record.payload.map { field, value in
+            guard renamed.contains(field), let name = value.string else { return (field, value) }
+            return (field, .string(workspaces.target(for: name)))
+        }
+        return record
     }
 
     /// Builds the record for one Qdrant point; with no `payloadSpecs`, the payload as it is.

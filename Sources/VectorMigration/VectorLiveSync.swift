@@ -60,7 +60,9 @@ public struct VectorLiveSync: Sendable {
             try await marks.save(state)
         }
 
-        var report = try await migration.run()
+        var copy = migration
+        copy.countsTarget = false
+        var report = try await copy.run()
         guard report.outcome == .succeeded else { return report }
 
         let progress = ProgressReporter(phase: "vectors live", unit: "rows", total: nil, style: settings.progressStyle)

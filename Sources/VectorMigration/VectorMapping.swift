@@ -1,4 +1,5 @@
 import Foundation
+import MigrationCore
 import Yams
 
 /// How one source table or collection becomes one target collection or table.
@@ -17,6 +18,16 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
             self.schema = schema
             self.collection = collection
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case table, schema, collection }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(table: try container.decodeIfPresent(String.self, forKey: .table),
+                      schema: try container.decodeIfPresent(String.self, forKey: .schema),
+                      collection: try container.decodeIfPresent(String.self, forKey: .collection))
+        }
     }
 
     /// Where rows go.
@@ -29,6 +40,15 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
         public init(collection: String? = nil, table: String? = nil) {
             self.collection = collection
             self.table = table
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case collection, table }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(collection: try container.decodeIfPresent(String.self, forKey: .collection),
+                      table: try container.decodeIfPresent(String.self, forKey: .table))
         }
     }
 
@@ -45,6 +65,16 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
             self.column = column
             self.name = name
             self.distance = distance
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case column, name, distance }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(column: try container.decode(String.self, forKey: .column),
+                      name: try container.decodeIfPresent(String.self, forKey: .name),
+                      distance: try container.decodeIfPresent(String.self, forKey: .distance))
         }
     }
 
@@ -78,6 +108,18 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
             self.separator = separator
             self.default = value
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case field, column, `as`, separator, `default` }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(field: try container.decode(String.self, forKey: .field),
+                      column: try container.decodeIfPresent(String.self, forKey: .column),
+                      as: try container.decodeIfPresent(Conversion.self, forKey: .as),
+                      separator: try container.decodeIfPresent(String.self, forKey: .separator),
+                      default: try container.decodeIfPresent(String.self, forKey: .default))
+        }
     }
 
     /// A name for reports and checkpoints.
@@ -100,14 +142,19 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
     public var hnsw: [String: Int]?
     /// The payload; every non-vector column under its own name when absent.
     public var payload: [PayloadField]?
+    /// Whether a source that matches nothing is skipped rather than refused (a table the application may not
+    /// have created yet).
+    public var optional: Bool
+    /// How workspace names change on the way (the file's `workspaces:`, with `--workspace` applied).
+    public var workspaces: WorkspaceRule?
 
-    enum CodingKeys: String, CodingKey {
-        case name, source, target, key, id, idColumns = "id_columns", vectors, tenant, hnsw, payload
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, source, target, key, id, idColumns = "id_columns", vectors, tenant, hnsw, payload, optional
     }
 
     public init(name: String, source: Source, target: Target, key: [String]? = nil, id: PointIDRule? = nil,
                 idColumns: [String]? = nil, vectors: [VectorField]? = nil, tenant: String? = nil,
-                hnsw: [String: Int]? = nil, payload: [PayloadField]? = nil) {
+                hnsw: [String: Int]? = nil, payload: [PayloadField]? = nil, optional: Bool = false, workspaces: WorkspaceRule? = nil) {
         self.name = name
         self.source = source
         self.target = target
@@ -118,6 +165,24 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
         self.tenant = tenant
         self.hnsw = hnsw
         self.payload = payload
+        self.optional = optional
+        self.workspaces = workspaces
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try container.decode(String.self, forKey: .name),
+                  source: try container.decode(Source.self, forKey: .source),
+                  target: try container.decode(Target.self, forKey: .target),
+                  key: try container.decodeIfPresent([String].self, forKey: .key),
+                  id: try container.decodeIfPresent(PointIDRule.self, forKey: .id),
+                  idColumns: try container.decodeIfPresent([String].self, forKey: .idColumns),
+                  vectors: try container.decodeIfPresent([VectorField].self, forKey: .vectors),
+                  tenant: try container.decodeIfPresent(String.self, forKey: .tenant),
+                  hnsw: try container.decodeIfPresent([String: Int].self, forKey: .hnsw),
+                  payload: try container.decodeIfPresent([PayloadField].self, forKey: .payload),
+                  optional: try container.decodeIfPresent(Bool.self, forKey: .optional) ?? false)
     }
 
     /// This mapping with `{suffix}` resolved to `suffix` everywhere.
@@ -148,10 +213,83 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
     }
 }
 
-/// A mapping file: `collections:` of ``CollectionMapping``.
+extension CollectionMapping {
+    /// The nearest name to a source `pattern` that matches nothing: `{suffix}` kept, the part before it compared
+    /// with every underscore-bounded beginning of the existing names (`lightrag_vdb_entitiy{suffix}` →
+    /// `lightrag_vdb_entity{suffix}`).
+    static func closestPattern(to pattern: String, in existing: [String]) -> String? {
+        guard let range = pattern.range(of: "{suffix}") else { return closestMatch(to: pattern, in: existing) }
+        let head = String(pattern[..<range.lowerBound])
+        let tail = String(pattern[range.upperBound...])
+        var beginnings: Set<String> = []
+        for name in existing where name.hasSuffix(tail) {
+            let stem = String(name.dropLast(tail.count))
+            beginnings.insert(stem)
+            for index in stem.indices where stem[index] == "_" { beginnings.insert(String(stem[..<index])) }
+        }
+        return closestMatch(to: head, in: beginnings.sorted()).map { $0 + "{suffix}" + tail }
+    }
+}
+
+/// How workspace names differ between the stores: LightRAG's PostgreSQL storage writes `default` when the
+/// application sets no workspace, its Qdrant storage reads (and hashes point ids with) `_`.
+public struct WorkspaceRule: Sendable, Hashable, Decodable {
+    /// The source column (a Qdrant source: payload field) that names a row's workspace.
+    public var column: String
+    /// Source workspace → target workspace; a workspace not listed keeps its name.
+    public var rename: [String: String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case column, rename }
+
+    public init(column: String, rename: [String: String]) {
+        self.column = column
+        self.rename = rename
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(column: try container.decode(String.self, forKey: .column),
+                  rename: try container.decodeIfPresent([String: String].self, forKey: .rename) ?? [:])
+    }
+
+    /// The target's name for the source workspace `name`.
+    public func target(for name: String) -> String { rename[name] ?? name }
+
+    /// The rule as people read it: `'default' → '_'; every other workspace keeps its name`.
+    public var summary: String {
+        let pairs = rename.sorted { $0.key < $1.key }.map { "'\($0.key)' → '\($0.value)'" }
+        return "workspaces (\(column)): " + (pairs.isEmpty ? "every workspace keeps its name" : pairs.joined(separator: ", ") + "; every other workspace keeps its name")
+    }
+
+    /// Parses `--workspace FROM=TO`.
+    public static func pair(_ text: String) -> (from: String, to: String)? {
+        guard let equals = text.firstIndex(of: "=") else { return nil }
+        let from = String(text[..<equals]), to = String(text[text.index(after: equals)...])
+        return to.isEmpty ? nil : (from, to)
+    }
+}
+
+/// A mapping file: `collections:` of ``CollectionMapping``, and the `workspaces:` rule they share.
 public struct VectorMappingFile: Sendable, Decodable {
-    /// The mappings, in order.
+    /// The mappings, in order, each with the file's workspace rule.
     public var collections: [CollectionMapping]
+    /// How workspace names change (for every mapping).
+    public var workspaces: WorkspaceRule?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case collections, workspaces }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let workspaces = try container.decodeIfPresent(WorkspaceRule.self, forKey: .workspaces)
+        self.workspaces = workspaces
+        collections = try container.decode([CollectionMapping].self, forKey: .collections).map { mapping in
+            var mapping = mapping
+            mapping.workspaces = workspaces
+            return mapping
+        }
+    }
 
     /// A mapping file that cannot be used.
     public struct Invalid: Error, Sendable, CustomStringConvertible {

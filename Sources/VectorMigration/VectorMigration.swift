@@ -17,6 +17,9 @@ public struct VectorMigration: Sendable {
     public var dryRun: Bool
     /// The most rows per second, if limited.
     public var rateLimit: Int?
+    /// Whether the target is counted per mapping entry after the copy; a live sync's polls write past the
+    /// copy's ledger (rows inserted since), so it turns this off.
+    var countsTarget = true
 
     /// Creates a migration.
     public init(settings: VectorRunSettings, checkpointDirectory: String, resumePolicy: ResumePolicy, dryRun: Bool, rateLimit: Int? = nil) {
@@ -42,7 +45,7 @@ public struct VectorMigration: Sendable {
     static func fingerprint(_ settings: VectorRunSettings, jobs: [VectorJob]) -> String {
         var hasher = SHA256Hasher()
         for part in [settings.source.displayName, settings.target.displayName, settings.shard?.description ?? "all"]
-            + jobs.map({ "\($0.name)>\($0.targetDisplay):\($0.idRule.rawValue)" }) {
+            + jobs.map({ "\($0.name)>\($0.targetDisplay):\($0.idRule.rawValue)" + ($0.workspaces.map { " \($0.summary)" } ?? "") }) {
             hasher.update(length: part.utf8.count)
             hasher.update(part)
         }
@@ -73,11 +76,13 @@ struct VectorCopy: Migration {
     let plan: MigrationPlan
     private let jobs: [String: VectorJob]
     private let dryRun: Bool
+    private let countsTarget: Bool
 
     init(_ migration: VectorMigration, plan vectorPlan: VectorPlan) {
         settings = migration.settings
         self.vectorPlan = vectorPlan
         dryRun = migration.dryRun
+        countsTarget = migration.countsTarget
         jobs = Dictionary(uniqueKeysWithValues: vectorPlan.jobs.map { ($0.name, $0) })
         plan = MigrationPlan(
             store: "vectors", command: migration.dryRun ? "migrate vectors --dry-run" : "migrate vectors",
@@ -85,7 +90,7 @@ struct VectorCopy: Migration {
             fingerprint: VectorMigration.fingerprint(settings, jobs: vectorPlan.jobs),
             stages: [vectorPlan.jobs.map { PartitionPlan(name: $0.name, initialPosition: "") }],
             units: vectorPlan.jobs.map(\.name), recordName: "rows", estimatedRecords: vectorPlan.estimatedRows,
-            notes: vectorPlan.notes, breakdowns: ["collection ", "table ", "tenant "]
+            notes: vectorPlan.notes, breakdowns: ["collection ", "table ", "tenant "], sharesTarget: settings.shard != nil
         )
     }
 
@@ -94,11 +99,11 @@ struct VectorCopy: Migration {
     }
 
     func writer(deadLetters: DeadLetterFile) async throws -> sending VectorSink {
-        VectorSink(settings: settings, jobs: jobs, targetTables: vectorPlan.targetTables, dryRun: dryRun)
+        VectorSink(settings: settings, jobs: jobs, targetTables: vectorPlan.targetTables, dryRun: dryRun, deadLetters: deadLetters)
     }
 
     func countTarget(units: [String]) async throws -> [String: Int]? {
-        nil
+        dryRun || !countsTarget ? nil : try await VectorTargetCount.count(vectorPlan.jobs, units: units, settings: settings)
     }
 
     func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
@@ -145,12 +150,13 @@ struct VectorSink: BatchWriter {
     private let dryRun: Bool
     private let jobs: [String: VectorJob]
 
-    init(settings: VectorRunSettings, jobs: [String: VectorJob], targetTables: [String: TargetTable], dryRun: Bool) {
+    /// `deadLetters` receives the points a Qdrant target acknowledged but does not hold (`nil`: they fail the batch).
+    init(settings: VectorRunSettings, jobs: [String: VectorJob], targetTables: [String: TargetTable], dryRun: Bool, deadLetters: DeadLetterFile? = nil) {
         self.dryRun = dryRun
         self.jobs = jobs
         switch settings.target {
         case .qdrant(let configuration):
-            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes)
+            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes, deadLetters: deadLetters)
         case .postgres(let configuration, _, _):
             postgres = TableWriter(configuration: configuration, jobs: jobs, targets: targetTables)
         }
@@ -162,6 +168,8 @@ struct VectorSink: BatchWriter {
             outcome = BatchOutcome(units: records.count)
             let approximate = jobs[partition]?.normalizedVectors ?? []
             for record in records { outcome.checksum.add(digest: record.checksumDigest(approximate: approximate)) }
+            outcome.ledger.selected(partition, records.count)
+            outcome.ledger.skipped(partition, rule: "dry run: nothing is written", records.count)
         } else if var writer = qdrant {
             outcome = try await writer.write(records, partition: partition)
             qdrant = writer
@@ -172,7 +180,7 @@ struct VectorSink: BatchWriter {
             outcome = BatchOutcome()
         }
         outcome.tally.add("read", records.count)
-        outcome.tally.add("written", dryRun ? 0 : records.count)
+        outcome.tally.add("written", outcome.ledger.units[partition]?.written ?? 0)
         return outcome
     }
 

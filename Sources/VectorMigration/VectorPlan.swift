@@ -117,8 +117,14 @@ struct VectorPlan {
                 (notes.isEmpty ? "no table or collection with vectors" : notes.joined(separator: "; ")))
         }
         jobs = try await probeDimensions(jobs, settings: settings)
+        for rule in Set(jobs.compactMap(\.workspaces)).sorted(by: { $0.summary < $1.summary }) {
+            notes.append(rule.summary + ", in point ids and payload")
+        }
         var targetTables: [String: TargetTable] = [:]
         if targets != .skip {
+            if case .postgres(let configuration, _, _) = settings.source {
+                try await withConnection(configuration) { try await IDCollisions.check(jobs, connection: $0) }
+            }
             targetTables = try await prepare(jobs, settings: settings, apply: targets == .prepare, notes: &notes)
         }
         return VectorPlan(jobs: jobs, targetTables: targetTables, rowsPerJob: try await rows(jobs, settings: settings), notes: notes)
@@ -130,22 +136,12 @@ struct VectorPlan {
                                  connection: PostgresConnection?, schemaName: String) async throws -> [CollectionMapping] {
         let isTableSource = connection != nil
         if let mappings = settings.mappings {
-            var resolved: [CollectionMapping] = []
-            for mapping in mappings {
-                guard let pattern = isTableSource ? mapping.source.table : mapping.source.collection else { continue }
-                let suffixes = CollectionMapping.suffixes(of: pattern, in: existing)
-                if suffixes.isEmpty { notes.append("mapping '\(mapping.name)': no source named like '\(pattern)'") }
-                resolved += suffixes.map(mapping.resolved(suffix:))
-            }
-            return resolved
+            return try await resolve(mappings, existing: existing, notes: &notes, connection: connection, schemaName: schemaName,
+                                     source: settings.source.displayName)
         }
         var names = settings.sourceNames
         if names.isEmpty, let connection {
-            let types = try await TableSchema.loadTypes(connection)
-            for table in existing {
-                let schema = try await TableSchema.load(connection, schema: schemaName, table: table)
-                if schema.columns.contains(where: { types.isVector($0.type) }) { names.append(table) }
-            }
+            names = try await TableSchema.vectorTables(connection, schema: schemaName)
         } else if names.isEmpty {
             names = existing
         }
@@ -164,6 +160,45 @@ struct VectorPlan {
                                      source: isTableSource ? .init(table: name) : .init(collection: name),
                                      target: { if case .qdrant = settings.target { return .init(collection: target) } else { return .init(table: target) } }())
         }
+    }
+
+    /// The file's mappings with `{suffix}` expanded over what exists. An entry that matches nothing is an error
+    /// (unless it is `optional`), naming what exists and the nearest name; sources with vectors that no entry
+    /// covers are noted.
+    private static func resolve(_ mappings: [CollectionMapping], existing: [String], notes: inout [String],
+                                connection: PostgresConnection?, schemaName: String, source: String) async throws -> [CollectionMapping] {
+        let kind = connection == nil ? "collection" : "table"
+        let migratable = if let connection { try await TableSchema.vectorTables(connection, schema: schemaName) } else { existing }
+        var resolved: [CollectionMapping] = []
+        var unmatched: [String] = []
+        for mapping in mappings {
+            guard let pattern = connection == nil ? mapping.source.collection : mapping.source.table else {
+                if !mapping.optional {
+                    unmatched.append("mapping '\(mapping.name)' reads a \(connection == nil ? "table" : "collection"), but the source is \(source), which holds \(kind)s")
+                }
+                continue
+            }
+            let suffixes = CollectionMapping.suffixes(of: pattern, in: existing)
+            resolved += suffixes.map(mapping.resolved(suffix:))
+            guard suffixes.isEmpty else { continue }
+            if mapping.optional {
+                notes.append("mapping '\(mapping.name)' (optional): no \(kind) named like '\(pattern)' in \(source); skipped")
+                continue
+            }
+            let hint = CollectionMapping.closestPattern(to: pattern, in: existing).map { " Did you mean '\($0)'?" } ?? ""
+            unmatched.append("mapping '\(mapping.name)': no \(kind) named like '\(pattern)'.\(hint)")
+        }
+        if !unmatched.isEmpty {
+            let shown = (migratable.isEmpty ? existing : migratable)
+            let listing = shown.isEmpty ? "it holds no \(kind)s"
+                : "its \(kind)s\(migratable.isEmpty ? "" : " with vectors") are " + shown.prefix(20).joined(separator: ", ") + (shown.count > 20 ? " and \(shown.count - 20) more" : "")
+            throw VectorMigrationError.noMatchingSources(unmatched.joined(separator: "\n") + "\nIn \(source), \(listing). Fix the mapping's source names, or mark an entry `optional: true` when its \(kind) may not exist yet; nothing was written.")
+        }
+        let covered = Set(resolved.compactMap { connection == nil ? $0.source.collection : $0.source.table })
+        for name in migratable where !covered.contains(name) {
+            notes.append("\(kind) \(name) has vectors but no mapping entry covers it: it is not migrated (add an entry to the mapping if the application needs it)")
+        }
+        return resolved
     }
 
     private static func target(for mapping: CollectionMapping, settings: VectorRunSettings) throws -> VectorJob.TargetKind {

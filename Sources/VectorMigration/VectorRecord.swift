@@ -113,35 +113,61 @@ public struct VectorRecord: Sendable {
         return hasher.finalize()
     }
 
-    /// Why `stored` (read back from the target) is not this record, or `nil` when it is. Vectors named in
-    /// `normalized` are compared after scaling this record's to unit length, as Qdrant stores Cosine vectors.
+    /// Why `stored` (read back from the target) is not this record, or `nil` when it is: each payload field
+    /// that differs, is missing or is extra, with both values, and the first vector component that differs.
+    /// Vectors named in `normalized` are compared after scaling this record's to unit length, as Qdrant stores
+    /// Cosine vectors.
     func difference(from stored: VectorRecord, normalized: Set<String?>) -> String? {
-        if JSONWriter.canonical(.object(payload)) != JSONWriter.canonical(.object(stored.payload)) { return "payload differs" }
-        guard vectors.count == stored.vectors.count else { return "has \(stored.vectors.count) vectors, the source \(vectors.count)" }
+        var differences = Self.payloadDifferences(payload, stored.payload)
+        if vectors.count != stored.vectors.count { differences.append("has \(stored.vectors.count) vectors, the source \(vectors.count)") }
         for vector in vectors {
+            let name = "vector \(vector.name ?? "(unnamed)")"
             guard let theirs = stored.vectors.first(where: { $0.name == vector.name })?.data else {
-                return "vector \(vector.name ?? "(unnamed)") is missing"
+                differences.append("\(name) is missing")
+                continue
             }
             switch (vector.data, theirs) {
             case let (.dense(ours), .dense(stored)):
-                guard ours.count == stored.count else { return "vector \(vector.name ?? "(unnamed)") has \(stored.count) dimensions, the source \(ours.count)" }
-                if normalized.contains(vector.name) {
-                    let length = ours.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                    let expected = length > 0 ? ours.map { Double($0) / length } : ours.map(Double.init)
-                    if zip(expected, stored).contains(where: { abs($0 - Double($1)) > 1e-5 }) { return "vector \(vector.name ?? "(unnamed)") differs" }
-                } else if ours != stored {
-                    return "vector \(vector.name ?? "(unnamed)") differs"
+                guard ours.count == stored.count else {
+                    differences.append("\(name) has \(stored.count) dimensions, the source \(ours.count)")
+                    continue
+                }
+                let length = normalized.contains(vector.name) ? ours.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() : 0
+                let expected = length > 0 ? ours.map { Double($0) / length } : ours.map(Double.init)
+                let tolerance = normalized.contains(vector.name) ? 1e-5 : 0
+                if let index = expected.indices.first(where: { abs(expected[$0] - Double(stored[$0])) > tolerance }) {
+                    differences.append("\(name) differs at index \(index): source \(expected[index]), target \(stored[index])")
                 }
             case let (.sparse(ourIndices, ourValues), .sparse(storedIndices, storedValues)):
-                if zip(ourIndices, ourValues).sorted(by: { $0.0 < $1.0 }).map({ [$0.0, $0.1.bitPattern] })
-                    != zip(storedIndices, storedValues).sorted(by: { $0.0 < $1.0 }).map({ [$0.0, $0.1.bitPattern] }) {
-                    return "sparse vector \(vector.name ?? "(unnamed)") differs"
+                let ours = Dictionary(zip(ourIndices, ourValues), uniquingKeysWith: { $1 })
+                let theirs = Dictionary(zip(storedIndices, storedValues), uniquingKeysWith: { $1 })
+                if let index = Set(ours.keys).union(theirs.keys).sorted().first(where: { ours[$0]?.bitPattern != theirs[$0]?.bitPattern }) {
+                    differences.append("sparse \(name) differs at index \(index): source \(ours[index].map { "\($0)" } ?? "absent"), target \(theirs[index].map { "\($0)" } ?? "absent")")
                 }
             default:
-                return "vector \(vector.name ?? "(unnamed)") changed kind"
+                differences.append("\(name) changed kind")
             }
         }
-        return nil
+        return differences.isEmpty ? nil : differences.joined(separator: "; ")
+    }
+
+    /// One line per payload field that differs between `ours` and `theirs`, in field order.
+    static func payloadDifferences(_ ours: [(String, JSONValue)], _ theirs: [(String, JSONValue)]) -> [String] {
+        let mine = Dictionary(ours, uniquingKeysWith: { $1 })
+        let stored = Dictionary(theirs, uniquingKeysWith: { $1 })
+        func shown(_ value: JSONValue) -> String {
+            let text = JSONWriter.text(value)
+            return text.count > 80 ? String(text.prefix(77)) + "…" : text
+        }
+        return Set(mine.keys).union(stored.keys).sorted().compactMap { field in
+            switch (mine[field], stored[field]) {
+            case let (ours?, theirs?):
+                return JSONWriter.canonical(ours) == JSONWriter.canonical(theirs) ? nil : "payload field `\(field)`: source \(shown(ours)), target \(shown(theirs))"
+            case let (ours?, nil): return "payload field `\(field)` is missing on the target (source \(shown(ours)))"
+            case let (nil, theirs?): return "payload field `\(field)` is only on the target (\(shown(theirs)))"
+            default: return nil
+            }
+        }
     }
 }
 

@@ -8,12 +8,15 @@ struct CollectionWriter: BatchWriter {
     let configuration: QdrantConfiguration
     let jobs: [String: VectorJob]
     let maxRequestBytes: Int
+    /// Where points the target acknowledged but does not hold are listed; without one they fail the batch.
+    let deadLetters: DeadLetterFile?
     private var client: QdrantClient?
 
-    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int) {
+    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?) {
         self.configuration = configuration
         self.jobs = jobs
         self.maxRequestBytes = maxRequestBytes
+        self.deadLetters = deadLetters
     }
 
     mutating func reset() async {
@@ -30,14 +33,18 @@ struct CollectionWriter: BatchWriter {
         let client = self.client ?? QdrantClient(configuration)
         self.client = client
         var body: [UInt8] = []
-        var points = 0
+        var sent: [VectorRecord] = []
+        var lost: [VectorRecord] = []
         func flush() async throws {
-            guard points > 0 else { return }
+            guard !sent.isEmpty else { return }
             body.append(contentsOf: "]}".utf8)
             try await client.upsert(collection, body: body)
+            // "completed" is the target's word; the points it holds are the proof.
+            let held = Set(try await client.heldIDs(collection, ids: sent.map(\.id)).map(UUIDText.canonical))
+            lost += sent.filter { !held.contains(UUIDText.canonical($0.id)) }
             outcome.bytes += body.count
             body.removeAll(keepingCapacity: true)
-            points = 0
+            sent.removeAll(keepingCapacity: true)
         }
         var point: [UInt8] = []
         for record in records {
@@ -46,17 +53,30 @@ struct CollectionWriter: BatchWriter {
             if point.count + 16 > maxRequestBytes {
                 throw InvalidRecord(key: record.key, reason: "the point alone is \(point.count) bytes, over the \(maxRequestBytes)-byte request limit")
             }
-            if points > 0 && body.count + point.count + 3 > maxRequestBytes {
+            if !sent.isEmpty && body.count + point.count + 3 > maxRequestBytes {
                 try await flush()
             }
-            body.append(contentsOf: points == 0 ? Array(#"{"points":["#.utf8) : [UInt8(ascii: ",")])
+            body.append(contentsOf: sent.isEmpty ? Array(#"{"points":["#.utf8) : [UInt8(ascii: ",")])
             body.append(contentsOf: point)
-            points += 1
+            sent.append(record)
             outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         try await flush()
-        outcome.tally.add("points", records.count)
-        outcome.tally.add("collection \(collection)", records.count)
+        outcome.ledger.selected(partition, records.count)
+        outcome.ledger.written(partition, records.count - lost.count)
+        if !lost.isEmpty {
+            let error = VectorMigrationError.lostPoints(collection: collection, records: lost.map { ($0.key, UUIDText.canonical($0.id)) })
+            guard let deadLetters else { throw error }
+            let reason = "\(collection) acknowledged the upsert (wait=true, status completed) but does not hold the point"
+            try await deadLetters.append(lines: lost.map { record in
+                JSONWriter.text(.object([("unit", .string(partition)), ("collection", .string(collection)), ("point", .string(UUIDText.canonical(record.id))),
+                                         ("key", .array(record.key.map { .string($0) })), ("reason", .string(reason))]))
+            })
+            outcome.ledger.refused(partition, lost.count)
+            outcome.problems.append("\(error)")
+        }
+        outcome.tally.add("points", records.count - lost.count)
+        outcome.tally.add("collection \(collection)", records.count - lost.count)
         if let tenant = job.mapping.tenant {
             for record in records {
                 let value = record.payload.first { $0.0 == tenant }?.1.string ?? "(none)"
@@ -118,8 +138,14 @@ struct TableWriter: BatchWriter {
             try await connection.startCopyIn("COPY \(staging) (\(target.columns.map(quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)")
             try await connection.writeCopy(data)
             try await connection.finishCopyIn()
-            try await connection.execute(target.upsertStatement(from: staging))
+            let affected = try await connection.executeCountingRows(target.upsertStatement(from: staging))
             try await connection.execute("COMMIT")
+            outcome.ledger.selected(partition, records.count)
+            // DO UPDATE touches every staged row; DO NOTHING (a table of key columns only) leaves the rows already there.
+            outcome.ledger.written(partition, min(affected, records.count))
+            if affected < records.count {
+                outcome.ledger.skipped(partition, rule: "already on the target with the same key (ON CONFLICT DO NOTHING)", records.count - affected)
+            }
         } catch {
             try? await connection.execute("ROLLBACK")
             throw error

@@ -38,7 +38,7 @@ struct GraphEndpointOptions: ParsableArguments {
     var shard: Shard?
 
     func settings(run: RunOptions, timeouts: TimeoutOptions) throws -> GraphRunSettings {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = CommandEnvironment.current
         guard let sourceText = source ?? environment["MIGRATE_SOURCE_URI"] ?? environment["NEO4J_URI"] ?? environment["MEMGRAPH_URI"] else {
             throw ValidationError("no source given: pass --source bolt://user@host:7687 (or set MIGRATE_SOURCE_URI / NEO4J_URI)")
         }
@@ -99,7 +99,7 @@ struct GraphEndpointOptions: ParsableArguments {
         guard parsed.scheme.hasPrefix("bolt") || parsed.scheme.hasPrefix("neo4j") else {
             throw ValidationError("--\(role) '\(parsed)': use bolt:// (or bolt+s://, neo4j+s://)")
         }
-        let environment = ProcessInfo.processInfo.environment
+        let environment = CommandEnvironment.current
         var password = parsed.password
         if let passwordFile {
             guard let contents = FileManager.default.contents(atPath: passwordFile) else { throw ValidationError("cannot read \(passwordFile)") }
@@ -189,7 +189,7 @@ struct GraphCommand: AsyncParsableCommand {
             let path = s3.dropFirst(5)
             let bucket = String(path.prefix { $0 != "/" })
             let prefix = String(path.dropFirst(bucket.count).drop { $0 == "/" })
-            let environment = ProcessInfo.processInfo.environment
+            let environment = CommandEnvironment.current
             guard let credentials = AWSCredentials.fromEnvironment(environment) else {
                 throw ValidationError("--s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)")
             }
@@ -219,7 +219,7 @@ struct GraphCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let migration = GraphMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
                                        resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, rateLimit: throttle.rate)
-        return try await migration.run()
+        return try await Interruption.run { try await migration.run() }
     }
 
     func inventory(sampleSize: Int) async throws -> PhasePlan {
@@ -251,6 +251,7 @@ struct VerifyGraphCommand: AsyncParsableCommand {
     }
 
     func execute() async throws -> MigrationReport {
-        try await GraphVerification(settings: try endpoints.settings(run: run, timeouts: timeouts)).run()
+        let verification = GraphVerification(settings: try endpoints.settings(run: run, timeouts: timeouts))
+        return try await Interruption.run { try await verification.run() }
     }
 }

@@ -59,17 +59,9 @@ struct PhaseCommands {
         }
     }
 
-    /// Runs `body` with the phase's secrets in the environment variables the commands read, then restores them.
-    /// Phases run one after another, so no other phase sees them.
+    /// Runs `body` with the phase's secrets in the environment variables the commands read (for its task alone).
     func withSecrets<T>(_ body: () async throws -> T) async rethrows -> T {
-        let saved = settings.secrets.keys.map { ($0, ProcessInfo.processInfo.environment[$0]) }
-        for (name, value) in settings.secrets { setenv(name, value, 1) }
-        defer {
-            for (name, value) in saved {
-                if let value { setenv(name, value, 1) } else { unsetenv(name) }
-            }
-        }
-        return try await body()
+        try await CommandEnvironment.with(settings.secrets, body)
     }
 
     private func withCheckpointDirectory(_ arguments: [String]) -> [String] {

@@ -62,9 +62,9 @@ struct RedisCommand: AsyncParsableCommand {
             settings: try settings(), options: try copyOptions(), rateLimit: throttle.rate, checkpointDirectory: checkpointDirectory,
             resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished
         )
-        guard live.enabled else { return try await migration.run() }
+        guard live.enabled else { return try await Interruption.run { try await migration.run() } }
         let stop = StopRequest()
-        let signals = StopSignals(stop: stop)
+        let signals = SignalHandlers(stop: stop)
         defer { signals.cancel() }
         return try await LiveSync(migration: migration, options: live.options).run(stop: stop)
     }
@@ -130,6 +130,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
         options.ttlToleranceMilliseconds = ttlTolerance
         options.sample = sample
         options.bigKeyBytes = bigKeyBytes
-        return try await RedisVerification(settings: settings, options: options).run()
+        let verification = RedisVerification(settings: settings, options: options)
+        return try await Interruption.run { try await verification.run() }
     }
 }

@@ -20,7 +20,7 @@ struct RedisSideOptions {
 
     /// Builds the deployment; `role` is `source` or `target`, `fallbackURI` an environment default.
     func deployment(role: String, fallbackURI: String?) throws -> RedisDeployment {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = CommandEnvironment.current
         guard let text = uri ?? environment["MIGRATE_\(role.uppercased())_URI"] ?? fallbackURI else {
             throw ValidationError("no \(role) given: pass --\(role) redis://host:port (or set MIGRATE_\(role.uppercased())_URI)")
         }
@@ -92,7 +92,7 @@ struct SourceOptions: ParsableArguments {
     func deployment(_ timeouts: TimeoutOptions) throws -> RedisDeployment {
         try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
                              serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
-            .deployment(role: "source", fallbackURI: ProcessInfo.processInfo.environment["REDIS_URI"])
+            .deployment(role: "source", fallbackURI: CommandEnvironment.current["REDIS_URI"])
     }
 }
 

@@ -18,7 +18,7 @@ struct VectorSideOptions {
     /// Builds the store: `postgres://…` (pgvector) or `http(s)://…` (Qdrant). The `fallback…` values are the
     /// application's own environment (POSTGRES_*, QDRANT_*), used when nothing more specific is given.
     func store(role: String, fallbackURI: String?, fallbackPassword: String? = nil, fallbackAPIKey: String?, timeouts: TimeoutOptions) throws -> VectorStore {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = CommandEnvironment.current
         let upper = role.uppercased()
         guard let text = uri ?? environment["MIGRATE_\(upper)_URI"] ?? fallbackURI else {
             throw ValidationError("no \(role) given: pass --\(role) postgres://user@host:5432/db or --\(role) https://qdrant:6333 (or set MIGRATE_\(upper)_URI)")
@@ -83,7 +83,7 @@ struct VectorSourceOptions: ParsableArguments {
     var schema = "public"
 
     func store(_ timeouts: TimeoutOptions) throws -> VectorStore {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = CommandEnvironment.current
         var fallback: String?
         if let host = environment["POSTGRES_HOST"], let database = environment["POSTGRES_DATABASE"] {
             fallback = "postgres://\(environment["POSTGRES_USER"] ?? "postgres")@\(host):\(environment["POSTGRES_PORT"] ?? "5432")/\(database)"
@@ -110,7 +110,7 @@ struct VectorTargetOptions: ParsableArguments {
     var schema = "public"
 
     func store(_ timeouts: TimeoutOptions) throws -> VectorStore {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = CommandEnvironment.current
         return try VectorSideOptions(uri: uri, passwordFile: passwordFile, apiKeyFile: apiKeyFile, caFile: caFile,
                                      insecureSkipVerify: insecureSkipVerify, schema: schema)
             .store(role: "target", fallbackURI: environment["QDRANT_URL"], fallbackAPIKey: environment["QDRANT_API_KEY"], timeouts: timeouts)
@@ -129,13 +129,34 @@ struct VectorSelectionOptions: ParsableArguments {
     var targetName: String?
     @Option(name: .customLong("shard"), help: ArgumentHelp("Handle only shard i of N (by a hash of the key), e.g. 0/4; N processes with 0/N … N-1/N cover the source exactly once.", valueName: "i/N"))
     var shard: Shard?
+    @Option(name: .customLong("workspace"), help: ArgumentHelp("With a mapping that has a workspaces: rule: source workspace FROM is TO on the target, in point ids and payload (repeatable; replaces the mapping's rename of FROM), e.g. default=_ or default=prod.", valueName: "FROM=TO"))
+    var workspaces: [String] = []
 
     func mappings() throws -> [CollectionMapping]? {
-        guard let mapping else { return nil }
+        guard let mapping else {
+            if !workspaces.isEmpty { throw ValidationError("--workspace needs --mapping with a workspaces: rule (e.g. mappings/lightrag.yaml)") }
+            return nil
+        }
+        var file: VectorMappingFile
         do {
-            return try VectorMappingFile.load(mapping).collections
+            file = try VectorMappingFile.load(mapping)
         } catch {
             throw ValidationError(error.description)
+        }
+        guard !workspaces.isEmpty else { return file.collections }
+        guard var rule = file.workspaces else {
+            throw ValidationError("--workspace: \(mapping) has no workspaces: rule naming the workspace column; add one (see mappings/lightrag.yaml) or drop --workspace")
+        }
+        for text in workspaces {
+            guard let (from, to) = WorkspaceRule.pair(text) else {
+                throw ValidationError("--workspace '\(text)': expected FROM=TO with a non-empty TO, e.g. default=_")
+            }
+            rule.rename[from] = to
+        }
+        return file.collections.map { mapping in
+            var mapping = mapping
+            mapping.workspaces = rule
+            return mapping
         }
     }
 
@@ -206,9 +227,9 @@ struct VectorsCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let migration = VectorMigration(settings: try settings(), checkpointDirectory: checkpointDirectory,
                                         resumePolicy: resume ? .resume : fresh ? .fresh : .refuseUnfinished, dryRun: dryRun, rateLimit: throttle.rate)
-        guard live.enabled, let changedColumn = live.changedColumn else { return try await migration.run() }
+        guard live.enabled, let changedColumn = live.changedColumn else { return try await Interruption.run { try await migration.run() } }
         let stop = StopRequest()
-        let signals = StopSignals(stop: stop)
+        let signals = SignalHandlers(stop: stop)
         defer { signals.cancel() }
         return try await VectorLiveSync(migration: migration, changedColumn: changedColumn, pollInterval: .seconds(live.pollInterval),
                                         duration: live.duration.map { .seconds($0) }).run(stop: stop)
@@ -259,6 +280,6 @@ struct VerifyVectorsCommand: AsyncParsableCommand {
     func execute() async throws -> MigrationReport {
         let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
                                               createTables: false, maxRequestBytes: 30 << 20)
-        return try await VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run()
+        return try await Interruption.run { try await VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run() }
     }
 }

@@ -49,6 +49,7 @@ import Testing
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let mapping = try GraphMapping.load(repository.appendingPathComponent("mappings/lightrag-graph.yaml").path)
         #expect(mapping.nodes.key == "entity_id")
+        #expect(mapping.nodes.scope == .init(labelsExceptProperty: "entity_type"))
         #expect(mapping.relationships.id == .endpoints)
         #expect(mapping.properties.lists == .json)
     }
@@ -76,6 +77,95 @@ import Testing
         #expect(relationship.end == "n8")
         #expect(relationship.id == "r3")
         #expect(throws: BoltError.self) { try GraphReader.node(.string("x"), mapping: mapping) }
+    }
+}
+
+@Suite struct NodeIdentityTests {
+    static let lightrag = GraphMapping(nodes: .init(key: "entity_id", scope: .init(labelsExceptProperty: "entity_type")), relationships: .init(id: .endpoints))
+
+    static func node(_ id: Int64, _ labels: [String], _ entity: String, type: String = "person") throws -> GraphNode {
+        try GraphReader.node(.structure(tag: 0x4E, fields: [.int(id), .list(labels.map { .string($0) }),
+                                                             .map([("entity_id", .string(entity)), ("entity_type", .string(type))])]), mapping: lightrag)
+    }
+
+    @Test func workspacesSharingEntityNamesGetTheirOwnIDs() throws {
+        let a = try Self.node(1, ["ws_a", "person"], "Alice")
+        let b = try Self.node(2, ["person", "ws_b"], "Alice")
+        #expect(a.id == "ws_a:Alice")
+        #expect(b.id == "ws_b:Alice")
+        #expect(a.identity.key == "Alice" && a.identity.scope == ["ws_a"])
+        // The key property itself is left as it is: the application finds nodes by label and entity_id.
+        #expect(a.properties.first { $0.0 == "entity_id" }?.1 == .string("Alice"))
+        // Relationships read with the endpoints' identity columns get workspace-specific ids too.
+        func edge(_ workspace: String) throws -> GraphRelationship {
+            try GraphReader.relationship([.structure(tag: 0x52, fields: [.int(9), .int(1), .int(3), .string("DIRECTED"), .map([])]),
+                                          .string("Alice"), .list([.string(workspace), .string("person")]), .string("person"),
+                                          .string("Bob"), .list([.string(workspace), .string("concept")]), .string("concept")],
+                                         mapping: Self.lightrag)
+        }
+        let (first, second) = (try edge("ws_a"), try edge("ws_b"))
+        #expect((first.start, first.end) == ("ws_a:Alice", "ws_a:Bob"))
+        #expect(first.id != second.id)
+        #expect(Self.lightrag.identityColumns("a") == ["a.`entity_id`", "labels(a)", "a.`entity_type`"])
+    }
+
+    @Test func scopeLabelsAreEscapedSoIDsNeverClash() {
+        let listed = GraphMapping.Scope(labels: ["a:b", "c"])
+        #expect(listed.of(labels: ["x", "c", "a:b"], property: nil) == ["a:b", "c"])
+        let tricky = NodeIdentity(scope: ["a:b"], key: "c")
+        let plain = NodeIdentity(scope: ["a"], key: "b:c")
+        #expect(tricky.targetID == "a%3Ab:c")
+        #expect(plain.targetID == "a:b:c")
+        #expect(NodeIdentity(scope: [], key: "x").targetID == ":x")
+        #expect(NodeIdentity(scope: nil, key: "n7").targetID == "n7")
+    }
+
+    @Test(arguments: [
+        ("nodes: {scope: {labels-except-property: entity_type}}", "needs nodes.key"),
+        ("nodes: {key: entity_id, scope: {}}", "exactly one of"),
+        ("nodes: {key: entity_id, scope: {labels: [a], labels-except-property: entity_type}}", "exactly one of"),
+        ("nodes: {key: entity_id, scope: {labels-except-propery: entity_type}}", "did you mean `labels-except-property`"),
+        ("nodes: {key: entity_id}\nrelationship: {id: endpoints}", "did you mean `relationships`"),
+    ])
+    func badScopesAreRefusedWithTheFix(_ yaml: String, _ message: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("graph-mapping-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try GraphMapping.load(path)
+            Issue.record("\(yaml) was accepted")
+        } catch {
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+}
+
+@Suite struct GraphVerificationTests {
+    @Test func aDifferenceNamesThePropertyAndBothValues() {
+        let long = String(repeating: "x", count: 100)
+        let source = ComparedRecord.node(labels: ["ws_a", "person"], properties: [("description", .string(long)), ("rank", .int(1)), ("gone", .bool(true))])
+        let target = ComparedRecord.node(labels: ["person", "ws_a"], properties: [("description", .string("changed")), ("rank", .int(1)), ("new", .null)])
+        #expect(source.differences(from: target) == [
+            "property description: source \"\(String(repeating: "x", count: 59))…, target \"changed\"",
+            "property gone: source true, target (none)",
+        ])
+        let moved = ComparedRecord.relationship(type: "DIRECTED", start: "ws_a:A", end: "ws_a:B", properties: [])
+        #expect(moved.differences(from: .relationship(type: "DIRECTED", start: "ws_a:A", end: "ws_b:B", properties: [])) == ["end: source ws_a:B, target ws_b:B"])
+    }
+
+    @Test func degreesAreComparedInNumericOrderAndScopesPerWorkspace() {
+        let mapping = NodeIdentityTests.lightrag
+        var source = GraphSummary()
+        for degree in [1, 10, 11, 2, 20, 3] { source.degrees[degree] = degree }
+        source.addNodes(labels: ["ws_a", "person"], property: "person", count: 3, mapping: mapping)
+        source.addNodes(labels: ["ws_b", "person"], property: "person", count: 2, mapping: mapping)
+        var target = source
+        target.scopeNodes["ws_b"] = 1
+        let comparisons = source.comparisons(with: target)
+        #expect(comparisons.filter { $0.kind == "degree" }.map(\.value) == ["1", "2", "3", "10", "11", "20"])
+        #expect(comparisons.filter { $0.kind == "nodes in scope" } == [
+            .init(kind: "nodes in scope", value: "ws_a", source: 3, target: 3), .init(kind: "nodes in scope", value: "ws_b", source: 2, target: 1),
+        ])
     }
 }
 

@@ -31,6 +31,29 @@ import Testing
         #expect(throws: HTTPError.self) { try parser.response(closed: true) }
     }
 
+    /// A chunked body fed in pieces of every size, split inside size lines, data and terminators, decodes to the
+    /// same bytes (the parser keeps whole chunks between feeds instead of decoding the body again).
+    @Test(arguments: [1, 3, 7, 64, 1000]) func decodesAChunkedBodyFedInPieces(piece: Int) throws {
+        var chunks: [UInt8] = []
+        var expected: [UInt8] = []
+        for index in 0..<40 {
+            let data = (0..<(index * 13 % 97 + 1)).map { UInt8(truncatingIfNeeded: $0 &+ index) }
+            chunks += Array("\(String(data.count, radix: 16))\r\n".utf8) + data + [13, 10]
+            expected += data
+        }
+        let message = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8) + chunks + Array("0\r\n\r\n".utf8)
+        var parser = HTTPResponseParser()
+        var response: HTTPResponse?
+        var offset = 0
+        while offset < message.count {
+            #expect(response == nil, "complete before the last byte")
+            parser.feed(Array(message[offset..<min(offset + piece, message.count)]))
+            offset += piece
+            response = try parser.response()
+        }
+        #expect(try #require(response).body == expected)
+    }
+
     @Test func readsUntilCloseWithoutALength() throws {
         var parser = HTTPResponseParser()
         parser.feed(Array("HTTP/1.0 200 OK\r\n\r\nabc".utf8))

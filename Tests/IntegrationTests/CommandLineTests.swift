@@ -65,6 +65,42 @@ extension Integration {
             await target.close()
         }
 
+        /// SIGINT (and SIGTERM) in the middle of a copy stops it within two seconds, exit 2, with a checkpoint
+        /// that `--resume` finishes from: nothing missing.
+        @Test(arguments: [SIGINT, SIGTERM]) func aSignalStopsTheCopyWithinTwoSecondsAndResumeFinishesIt(signal: Int32) async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            for start in stride(from: 0, to: 20_000, by: 2000) {
+                _ = try await source.pipeline((start..<(start + 2000)).map { KeyedCommand(key: nil, RESPCommand("SET", "k:\($0)", "\($0)")) })
+            }
+            let directory = checkpointDirectory()
+            let arguments = ["redis", "--source", Servers.source, "--target", Servers.target, "--batch", "100", "--rate", "4000",
+                             "--checkpoint-dir", directory]
+            let process = try CLI.start(arguments, log: directory + "/interrupted")
+            _ = try await waitForProgress(checkpointDirectory: directory)
+            let signalled = ContinuousClock.now
+            kill(process.processIdentifier, signal)
+            while process.isRunning && ContinuousClock.now - signalled < .seconds(5) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let stoppedAfter = ContinuousClock.now - signalled
+            #expect(!process.isRunning)
+            process.waitUntilExit()
+            #expect(stoppedAfter < .seconds(2), "stopped after \(stoppedAfter)")
+            #expect(process.terminationStatus == 2)
+            let output = String(decoding: FileManager.default.contents(atPath: directory + "/interrupted.out") ?? Data(), as: UTF8.self)
+            #expect(output.contains("FAILED") && output.contains("continue with --resume"), "\(output)")
+            #expect(try await target.keyCount() < 20_000)
+
+            let resumed = try await CLI.run(arguments + ["--resume"])
+            #expect(resumed.status == 0, "\(resumed.output)")
+            #expect(try await target.keyCount() == 20_000)
+            await source.close()
+            await target.close()
+        }
+
         @Test func verifyReportsInjectedDifferencesWithExitCode3() async throws {
             let source = try await Servers.client(Servers.source)
             let target = try await Servers.client(Servers.target)

@@ -77,8 +77,8 @@ enum GraphServers {
     /// also `vip`), lists on every fifth node, a date on every third, and DIRECTED edges i→i+1 and i→i+7.
     @discardableResult
     static func fillLightRAG(_ configuration: BoltConfiguration, nodes: Int) async throws -> (nodes: Int, relationships: Int) {
+        try await clear(configuration)
         let connection = try await BoltConnection.connect(configuration)
-        _ = try await connection.query("MATCH (n) DETACH DELETE n")
         // The relationship fixture finds its endpoints by entity_id.
         _ = try? await connection.query("CREATE INDEX FOR (n:base) ON (n.entity_id)")
         let types = ["person", "organization", "concept"]
@@ -118,4 +118,40 @@ enum GraphServers {
     }
 
     static func entityID(_ index: Int) -> String { "Entity \(index) ✓ 知识" }
+
+    /// The `~id` the LightRAG mapping gives entity `index` of ``fillLightRAG(_:nodes:)``: its workspace labels
+    /// (`base`, and `vip` on every tenth) and its entity_id.
+    static func targetID(_ index: Int) -> String { (index % 10 == 0 ? "base,vip:" : "base:") + entityID(index) }
+
+    /// Empties a Bolt graph.
+    static func clear(_ configuration: BoltConfiguration) async throws {
+        let connection = try await BoltConnection.connect(configuration)
+        _ = try await connection.query("MATCH (n) DETACH DELETE n")
+        await connection.close()
+    }
+
+    /// Replaces the source graph with LightRAG nodes of several workspaces that share entity names: in each
+    /// workspace `entities` persons `E0`, `E1`, … (descriptions and DIRECTED weights differ per workspace) and
+    /// edges E(i) → E(i+1).
+    @discardableResult
+    static func fillWorkspaces(_ configuration: BoltConfiguration, _ workspaces: [String], entities: Int) async throws -> (nodes: Int, relationships: Int) {
+        try await clear(configuration)
+        let connection = try await BoltConnection.connect(configuration)
+        for (number, workspace) in workspaces.enumerated() {
+            let rows: [PackStreamValue] = (0..<entities).map { i in
+                .map([("props", .map([("entity_id", .string("E\(i)")), ("entity_type", .string("person")),
+                                      ("description", .string("E\(i) of \(workspace)"))]))])
+            }
+            _ = try await connection.query("UNWIND $rows AS row CREATE (n:`\(workspace)`:person) SET n += row.props", parameters: [("rows", .list(rows))])
+            let edges: [PackStreamValue] = (0..<(entities - 1)).map { i in
+                .map([("from", .string("E\(i)")), ("to", .string("E\(i + 1)")), ("weight", .float(Double(number) + Double(i) / 10))])
+            }
+            _ = try await connection.query("""
+                UNWIND $rows AS row MATCH (a:`\(workspace)` {entity_id: row.from}), (b:`\(workspace)` {entity_id: row.to}) \
+                CREATE (a)-[:DIRECTED {weight: row.weight, description: row.from + '->' + row.to}]->(b)
+                """, parameters: [("rows", .list(edges))])
+        }
+        await connection.close()
+        return (workspaces.count * entities, workspaces.count * (entities - 1))
+    }
 }

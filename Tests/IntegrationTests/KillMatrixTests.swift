@@ -294,9 +294,9 @@ extension Integration {
             for index in 0..<nodes {
                 let type = types[index % types.count]
                 let labels = ["base", type] + (index % 10 == 0 ? ["vip"] : [])
-                expected[GraphServers.entityID(index)] = "\(labels.sorted())|Entity \(index) – a \(type) in the graph. «Ünïcödé» 🚀"
+                expected[GraphServers.targetID(index)] = "\(labels.sorted())|Entity \(index) – a \(type) in the graph. «Ünïcödé» 🚀"
                 for step in [1, 7] where index + step < nodes {
-                    expected["\(GraphServers.entityID(index))→\(GraphServers.entityID(index + step))"] = "DIRECTED|\(Double(step) + 0.5)"
+                    expected["\(GraphServers.targetID(index))→\(GraphServers.targetID(index + step))"] = "DIRECTED|\(Double(step) + 0.5)"
                 }
             }
             var actual: [(String, String)] = []

@@ -188,21 +188,36 @@ struct CLI {
     }
 }
 
+/// Waits until a checkpoint in `directory` records progress beyond `after` (the sum of its counters) and returns it.
+func waitForProgress(checkpointDirectory directory: String, after: Int = 0, timeout: Duration = .seconds(30)) async throws -> Int {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if let progress = checkpointProgress(directory), progress > after { return progress }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw CheckpointError.unreadable(path: directory, reason: "no progress within \(timeout)")
+}
+
+/// The progress of the unfinished checkpoint in `directory` (the sum of its counters), if there is one.
+func checkpointProgress(_ directory: String) -> Int? {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    for file in files where file.hasSuffix(".json") && !file.hasSuffix(".tmp") {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + file),
+              let checkpoint = try? JSONDecoder.reports.decode(Checkpoint.self, from: data), !checkpoint.finished else { continue }
+        return checkpoint.tally.counts.values.reduce(0, +)
+    }
+    return nil
+}
+
 /// Kills `process` with SIGKILL as soon as a checkpoint in `directory` records more progress than `after`
 /// (the sum of every partition's counters); returns the progress seen, or `nil` when the process ended first.
 func killAfterProgress(_ process: Process, checkpointDirectory directory: String, after: Int = 0, timeout: Duration = .seconds(30)) async throws -> Int? {
     let deadline = ContinuousClock.now + timeout
     while process.isRunning && ContinuousClock.now < deadline {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for file in files where file.hasSuffix(".json") && !file.hasSuffix(".tmp") {
-            guard let data = FileManager.default.contents(atPath: directory + "/" + file),
-                  let checkpoint = try? JSONDecoder.reports.decode(Checkpoint.self, from: data) else { continue }
-            let progress = checkpoint.tally.counts.values.reduce(0, +)
-            if progress > after && !checkpoint.finished {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                return progress
-            }
+        if let progress = checkpointProgress(directory), progress > after {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return progress
         }
         try await Task.sleep(for: .milliseconds(20))
     }

@@ -52,6 +52,10 @@ extension Integration {
             let verification = try await VectorVerification(settings: settings).run()
             #expect(verification.outcome == .succeeded, "\(verification.rendered())")
             #expect(verification.totals["matched"] == 900)
+            #expect(verification.checksum == report.checksum, "one checksum definition: the copy's summary and verify agree")
+            // The ledger balances per mapping entry against the collections' exact counts.
+            #expect(report.ledger?.rows.count == 3)
+            #expect(report.ledger?.rows.allSatisfy { $0.entry.selected == 300 && $0.entry.written == 300 && $0.onTarget == 300 && $0.problem == nil } == true)
             #expect(verification.sections.contains { $0.title == "nearest neighbours" && $0.rows.first?[2] == "1.000" })
         }
 

@@ -73,9 +73,22 @@ func dropLightRAGTables(_ connection: PostgresConnection) async throws {
     }
 }
 
-/// Creates LightRAG's three vector tables (suffix `_test_model_<dim>d`) with `rows` rows per workspace in two
-/// workspaces that share every id.
-func createLightRAGTables(_ connection: PostgresConnection, dimensions: Int, rows: Int, suffix: String) async throws {
+/// Only LightRAG's three tables (see ``createLightRAGTables``) on the source, and an empty Qdrant target.
+func freshLightRAGSource(dimensions: Int, rows: Int, suffix: String, workspaces: [String] = ["ws_a", "ws_b"]) async throws -> VectorStore {
+    let connection = try await VectorServers.connect(VectorServers.pgSource)
+    try await dropLightRAGTables(connection)
+    try await createLightRAGTables(connection, dimensions: dimensions, rows: rows, suffix: suffix, workspaces: workspaces)
+    await connection.close()
+    let target = VectorServers.qdrant(VectorServers.qdrantTarget, apiKey: VectorServers.apiKey)
+    try await VectorServers.clear(target)
+    return target
+}
+
+/// Creates LightRAG's three vector tables (suffix `_test_model_<dim>d`) with `rows` rows per workspace in
+/// `workspaces` (two by default), which share every id.
+func createLightRAGTables(_ connection: PostgresConnection, dimensions: Int, rows: Int, suffix: String,
+                          workspaces: [String] = ["ws_a", "ws_b"]) async throws {
+    let workspaceArray = "ARRAY[" + workspaces.map { "'\($0)'" }.joined(separator: ", ") + "]"
     for table in ["lightrag_vdb_chunks", "lightrag_vdb_entity", "lightrag_vdb_relation"] {
         try await connection.execute("DROP TABLE IF EXISTS \(table)\(suffix)")
     }
@@ -94,14 +107,14 @@ func createLightRAGTables(_ connection: PostgresConnection, dimensions: Int, row
             SELECT 'chunk-' || md5(i::text), w, 'doc-' || md5((i / 10)::text), i % 10, 50 + i % 7,
                    'Ünïcödé chunk ' || i || ' 知识图谱 🚀 "quoted" \\ back', \(vector), 'docs/' || i || '.md',
                    TIMESTAMPTZ '2026-11-01 12:00:00+00' + i * INTERVAL '1 minute', now()
-            FROM generate_series(1, \(rows)) AS i, unnest(ARRAY['ws_a', 'ws_b']) AS w;
+            FROM generate_series(1, \(rows)) AS i, unnest(\(workspaceArray)) AS w;
         INSERT INTO lightrag_vdb_entity\(suffix)
             SELECT 'ent-' || md5(i::text), w, 'Entity ' || i, 'Entity ' || i || ' description', \(vector),
                    TIMESTAMPTZ '2026-11-02 00:00:00+00', now(), ARRAY['chunk-' || md5(i::text), 'chunk-' || md5((i + 1)::text)], 'docs/e.md'
-            FROM generate_series(1, \(rows)) AS i, unnest(ARRAY['ws_a', 'ws_b']) AS w;
+            FROM generate_series(1, \(rows)) AS i, unnest(\(workspaceArray)) AS w;
         INSERT INTO lightrag_vdb_relation\(suffix)
             SELECT 'rel-' || md5(i::text), w, 'Entity ' || i, 'Entity ' || (i + 1), 'related', \(vector),
                    TIMESTAMPTZ '2026-11-03 00:00:00+00', now(), ARRAY['chunk-' || md5(i::text)], NULL
-            FROM generate_series(1, \(rows)) AS i, unnest(ARRAY['ws_a', 'ws_b']) AS w;
+            FROM generate_series(1, \(rows)) AS i, unnest(\(workspaceArray)) AS w;
         """)
 }

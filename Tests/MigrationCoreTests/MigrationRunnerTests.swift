@@ -51,13 +51,13 @@ struct FakeMigration: Migration {
     let size: Int
     let countable: Bool
 
-    init(target: FakeTarget, partitions: [String] = ["a", "b"], size: Int = 100, countable: Bool = true) {
+    init(target: FakeTarget, partitions: [String] = ["a", "b"], size: Int = 100, countable: Bool = true, sharesTarget: Bool = false) {
         self.target = target
         self.size = size
         self.countable = countable
         plan = MigrationPlan(store: "fake", command: "migrate fake", source: "memory", target: "memory", fingerprint: "f\(size)",
                              stages: [partitions.map { PartitionPlan(name: $0, initialPosition: "0") }], units: partitions,
-                             recordName: "records", estimatedRecords: size * partitions.count)
+                             recordName: "records", estimatedRecords: size * partitions.count, sharesTarget: sharesTarget)
     }
 
     func reader(partition: String, position: String) async throws -> sending CountingReader {
@@ -154,6 +154,16 @@ struct FakeWriter: BatchWriter {
         let (report, _) = try await run(FakeMigration(target: FakeTarget(.faithful), countable: false))
         #expect(report.outcome == .succeeded)
         #expect(report.ledger?.rows.allSatisfy { $0.onTarget == nil } == true)
+    }
+
+    @Test func aShardIsHeldToAtLeastWhatItWrote() async throws {
+        // Other shards' records arrive on the same target while this one runs.
+        let shared = FakeTarget(.faithful, holding: ["a": Set(1000..<1500)])
+        let (report, _) = try await run(FakeMigration(target: shared, sharesTarget: true))
+        #expect(report.outcome == .succeeded)
+        #expect(report.notes.contains { $0.contains("other shards write to the same target") })
+        let (lying, _) = try await run(FakeMigration(target: FakeTarget(.dropsEveryNth(10)), sharesTarget: true))
+        #expect(lying.outcome == .failed)
     }
 
     @Test func anUnbalancedLedgerIsAFailure() {

@@ -152,6 +152,28 @@ import Testing
             ["--source", "bolt://mg:7687", "--target", "bolt://ec2:7687", "--mapping", "mappings/lightrag-graph.yaml"],
         ])
     }
+
+    /// LightRAG without a workspace writes `default` to PostgreSQL and reads `_` from Qdrant; QDRANT_WORKSPACE,
+    /// then WORKSPACE, decide the Qdrant side, POSTGRES_WORKSPACE, then WORKSPACE, the PostgreSQL side.
+    @Test func lightRAGWorkspaceComesFromTheEnvironment() throws {
+        func arguments(_ sourceText: String, _ targetText: String? = nil) throws -> [String] {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("template-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let base = "POSTGRES_HOST=db\nPOSTGRES_DATABASE=rag\nQDRANT_URL=http://q:6333\n"
+            try (base + sourceText).write(to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
+            if let targetText { try targetText.write(to: directory.appendingPathComponent("aws.env"), atomically: true, encoding: .utf8) }
+            var template = ConfigurationTemplate(source: try DotEnv(parsing: base + sourceText), sourcePath: "app.env",
+                                                 target: try targetText.map { try DotEnv(parsing: $0) }, targetPath: targetText == nil ? nil : "aws.env")
+            let path = directory.appendingPathComponent("m.yaml").path
+            try template.render().write(toFile: path, atomically: true, encoding: .utf8)
+            let vectors = try #require(try MigrationConfiguration.load(path: path, environment: ["VECTORS_TARGET_URI": "http://new:6333"]).phases.first)
+            return Array(vectors.arguments.drop { $0 != "--workspace" }.prefix(2))
+        }
+        #expect(try arguments("") == ["--workspace", "default=_"])
+        #expect(try arguments("WORKSPACE=prod\n") == ["--workspace", "prod=prod"])
+        #expect(try arguments("WORKSPACE=prod\nQDRANT_WORKSPACE=q\nPOSTGRES_WORKSPACE=p\n") == ["--workspace", "p=q"])
+        #expect(try arguments("POSTGRES_WORKSPACE=p\n", "QDRANT_URL=https://new:6333\nQDRANT_WORKSPACE=after\n") == ["--workspace", "p=after"])
+    }
 }
 
 @Suite struct RunReportTests {

@@ -51,7 +51,10 @@ import Testing
     }
 
     @Test func exposesErrorCodes() {
-        #expect(RESPValue.error("MOVED 12 127.0.0.1:7001").errorCode == "MOVED")
+        #expect(RESPValue.error("MOVED 12 127.0.0.1:7001").errorCode == .moved)
+        #expect(RESPValue.error("NOPERM this user has no permissions to access the key").errorCode == .noPermission)
+        #expect(RESPValue.error("TRYAGAIN Multiple keys request during rehashing of slot").errorCode?.isTransient == true)
+        #expect(RESPValue.error("OOM command not allowed when used memory > maxmemory").errorCode?.isTransient == false)
         #expect(RESPValue.bulk(Array("15".utf8)).integer == 15)
         #expect(RESPValue.status("OK").errorCode == nil)
     }

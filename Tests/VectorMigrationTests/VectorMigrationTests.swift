@@ -1,5 +1,7 @@
 import Foundation
 import JSON
+import Postgres
+@testable import Qdrant
 import Testing
 @testable import VectorMigration
 
@@ -46,6 +48,93 @@ import Testing
         #expect(chunks.id == .lightrag)
         #expect(chunks.tenant == "workspace_id")
         #expect(file.collections[1].payload?.first { $0.field == "source_id" }?.separator == "<SEP>")
+    }
+
+    /// A misspelt field anywhere in the file is refused with the nearest allowed name, instead of being ignored.
+    @Test func misspeltFieldsAreRefusedWithTheNearestName() throws {
+        func problem(_ yaml: String) -> String {
+            let path = NSTemporaryDirectory() + "vectors-\(UUID().uuidString).yaml"
+            FileManager.default.createFile(atPath: path, contents: Data(yaml.utf8))
+            do {
+                _ = try VectorMappingFile.load(path)
+                return "loaded"
+            } catch {
+                return error.description
+            }
+        }
+        let entry = "  - name: x\n    source: {table: a}\n    target: {collection: c}\n"
+        #expect(problem("colections:\n" + entry).contains("unknown field `colections`: did you mean `collections`?"))
+        #expect(problem("collections:\n  - name: x\n    source: {tabel: a}\n    target: {collection: c}\n")
+            .contains("unknown field `tabel` in collections[0].source: did you mean `table`?"))
+        #expect(problem("collections:\n" + entry + "    id_column: [id]\n").contains("did you mean `id_columns`?"))
+        #expect(problem("collections:\n" + entry + "    payload:\n      - {field: f, colum: a}\n")
+            .contains("unknown field `colum` in collections[0].payload[0]: did you mean `column`?"))
+        #expect(problem("collections:\n" + entry + "    vectors:\n      - {column: v, distanse: Cosine}\n").contains("did you mean `distance`?"))
+        #expect(problem("workspaces: {column: workspace, renam: {default: _}}\ncollections:\n" + entry).contains("did you mean `rename`?"))
+        #expect(problem("collections:\n" + entry + "    optional: true\n") == "loaded")
+    }
+
+    /// A source pattern that matches nothing suggests the nearest existing name, `{suffix}` kept.
+    @Test func unmatchedPatternsSuggestTheNearestName() {
+        let tables = ["lightrag_vdb_chunks_test_model_8d", "lightrag_vdb_entity_test_model_8d", "lightrag_vdb_relation_test_model_8d"]
+        #expect(CollectionMapping.closestPattern(to: "lightrag_vdb_entitiy{suffix}", in: tables) == "lightrag_vdb_entity{suffix}")
+        #expect(CollectionMapping.closestPattern(to: "lightrag_vdb_chunk_test_model_8d", in: tables) == "lightrag_vdb_chunks_test_model_8d")
+        #expect(CollectionMapping.closestPattern(to: "documents{suffix}", in: tables) == nil)
+    }
+
+    /// The shipped rule: PostgreSQL's `default` is Qdrant's `_` in the point id and in `workspace_id`; other
+    /// workspaces keep their names; `--workspace` replaces a rename.
+    @Test func workspaceRuleRenamesIDAndPayloadAlike() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = try VectorMappingFile.load(repository.appendingPathComponent("mappings/lightrag.yaml").path)
+        #expect(file.workspaces == WorkspaceRule(column: "workspace", rename: ["default": "_"]))
+        let mapping = file.collections[0]
+        #expect(mapping.workspaces == file.workspaces)
+        var types = PostgresTypes()
+        types.vector = 90_000
+        let schema = TableSchema(schema: "public", table: "lightrag_vdb_chunks", columns: [
+            TableColumn(name: "id", type: PostgresTypes.varchar, typeName: "character varying(255)"),
+            TableColumn(name: "workspace", type: PostgresTypes.varchar, typeName: "character varying(255)"),
+            TableColumn(name: "full_doc_id", type: PostgresTypes.varchar, typeName: "character varying(255)"),
+            TableColumn(name: "content", type: PostgresTypes.text, typeName: "text"),
+            TableColumn(name: "content_vector", type: 90_000, typeName: "vector(2)", dimensions: 2),
+            TableColumn(name: "file_path", type: PostgresTypes.text, typeName: "text"),
+            TableColumn(name: "create_time", type: PostgresTypes.timestamptz, typeName: "timestamp with time zone"),
+        ], primaryKey: ["workspace", "id"], types: types)
+        func point(_ mapping: CollectionMapping, workspace: String) throws -> VectorRecord {
+            let job = try VectorJob.forTable(schema, mapping: mapping, target: .collection("c"), shard: nil)
+            var row: [[UInt8]?] = [Array("chunk-1".utf8), Array(workspace.utf8), nil, Array("text".utf8), PostgresBinary.encodeVector([1, 0]), nil, nil]
+            for index in job.selectList.indices.dropFirst(row.count) {
+                row.append(Array((job.selectList[index].hasPrefix("\"workspace\"") ? workspace : "chunk-1").utf8))
+            }
+            return try job.record(fromRow: row)
+        }
+        let unset = try point(mapping, workspace: "default")
+        #expect(unset.id == (try PointIDRule.lightrag.pointID(for: ["_", "chunk-1"])))
+        #expect(unset.payload.first { $0.0 == "workspace_id" }?.1 == .string("_"))
+        #expect(unset.key == ["default", "chunk-1"], "the key stays the source's, for resume and lookups")
+        let named = try point(mapping, workspace: "prod")
+        #expect(named.id == (try PointIDRule.lightrag.pointID(for: ["prod", "chunk-1"])))
+        #expect(named.payload.first { $0.0 == "workspace_id" }?.1 == .string("prod"))
+        var overridden = mapping
+        overridden.workspaces?.rename["default"] = "team"
+        let team = try point(overridden, workspace: "default")
+        #expect(team.id == (try PointIDRule.lightrag.pointID(for: ["team", "chunk-1"])))
+        #expect(team.payload.first { $0.0 == "workspace_id" }?.1 == .string("team"))
+    }
+
+    /// Qdrant → PostgreSQL: the rule renames the payload's workspace field (Qdrant's `_` back to `default`).
+    @Test func workspaceRuleAppliesToQdrantSources() throws {
+        let mapping = CollectionMapping(name: "c", source: .init(collection: "c"), target: .init(table: "t"),
+                                        workspaces: WorkspaceRule(column: "workspace_id", rename: ["_": "default"]))
+        let info = CollectionInfo(vectors: [VectorSpace(name: nil, size: 2, distance: "Cosine")], config: .object([]), payloadSchema: [], pointsCount: nil)
+        let job = try VectorJob.forCollection("c", info: info, mapping: mapping, target: .table(schema: "public", table: "t"), shard: nil)
+        let point = JSONValue.object([("id", .int(7)), ("vector", .array([.double(1), .double(0)])),
+                                      ("payload", .object([("id", .string("ent-1")), ("workspace_id", .string("_"))]))])
+        let record = try job.record(fromPoint: point)
+        #expect(record.payload.first { $0.0 == "workspace_id" }?.1 == .string("default"))
+        #expect(record.payload.first { $0.0 == "id" }?.1 == .string("ent-1"))
+        #expect(record.id == .int(7))
     }
 
     @Test func invalidMappingsNameTheProblem() throws {
@@ -97,9 +186,23 @@ import Testing
         #expect(source.difference(from: stored, normalized: [nil]) == nil)
         #expect(source.difference(from: stored, normalized: []) != nil)
         let changed = VectorRecord(key: ["1"], id: .int(1), vectors: [(nil, .dense([0.8, 0.6]))], payload: [("p", .int(1))], rawFields: nil)
-        #expect(source.difference(from: changed, normalized: [nil]) == "vector (unnamed) differs")
+        #expect(source.difference(from: changed, normalized: [nil]) == "vector (unnamed) differs at index 0: source 0.6, target 0.8")
         let payload = VectorRecord(key: ["1"], id: .int(1), vectors: [(nil, .dense([0.6, 0.8]))], payload: [("p", .int(2))], rawFields: nil)
-        #expect(source.difference(from: payload, normalized: [nil]) == "payload differs")
+        #expect(source.difference(from: payload, normalized: [nil]) == "payload field `p`: source 1, target 2")
+    }
+
+    /// Verify names the field that differs, the one missing and the one only the target has, and the vector index.
+    @Test func differencesNameTheFieldAndTheIndex() {
+        let source = VectorRecord(key: ["k"], id: .int(1), vectors: [("dense", .dense([1, 2, 3]))],
+                                  payload: [("content", .string("alpha")), ("file_path", .string("a.md")), ("n", .int(1))], rawFields: nil)
+        let stored = VectorRecord(key: ["1"], id: .int(1), vectors: [("dense", .dense([1, 2, 3.5]))],
+                                  payload: [("content", .string("beta")), ("n", .int(1)), ("extra", .bool(true))], rawFields: nil)
+        #expect(source.difference(from: stored, normalized: []) == [
+            "payload field `content`: source \"alpha\", target \"beta\"",
+            "payload field `extra` is only on the target (true)",
+            "payload field `file_path` is missing on the target (source \"a.md\")",
+            "vector dense differs at index 2: source 3.0, target 3.5",
+        ].joined(separator: "; "))
     }
 
     @Test func timestampsFormatAsISO8601() {

@@ -7,7 +7,7 @@
 # Neptune stand-in (HTTPS, on the same FalkorDB) with each tool, resetting the target in between. Wall seconds,
 # peak RSS and CPU are each client process's (/usr/bin/time); the stand-ins' and FalkorDB's CPU is not
 # counted. Prints a Markdown table with records/s and CPU seconds per 100k records, and writes it to
-# .run/bench-graph.md.
+# .run/bench-graph.md. MIGRATE_BEFORE_BIN (another build, an earlier commit's) adds its copy, in the same run.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -39,6 +39,12 @@ export MIGRATE_SOURCE_PASSWORD="$BOLT_PASSWORD"
 run_tool "migrate graph" "$TOTAL" "$MIGRATE_BIN" graph --source "${BOLT_URL/bolt:\/\//bolt://$BOLT_USER@}" --target "$NEPTUNE_URL" \
     --target-ca-file "$GRAPH_CA" --mapping mappings/lightrag-graph.yaml --batch 500 --concurrency 4 --fresh --checkpoint-dir "$WORK/ckpt" --json
 check_target "migrate graph"
+if [[ -n ${MIGRATE_BEFORE_BIN:-} ]]; then
+    reset_target
+    run_tool "migrate graph (before)" "$TOTAL" "$MIGRATE_BEFORE_BIN" graph --source "${BOLT_URL/bolt:\/\//bolt://$BOLT_USER@}" --target "$NEPTUNE_URL" \
+        --target-ca-file "$GRAPH_CA" --mapping mappings/lightrag-graph.yaml --batch 500 --concurrency 4 --fresh --checkpoint-dir "$WORK/ckpt-before" --json
+    check_target "migrate graph (before)"
+fi
 reset_target
 run_tool "Python (neo4j driver + requests)" "$TOTAL" "$PY" scripts/bench/baseline_graph_py.py --bolt-url "$BOLT_URL" --user "$BOLT_USER" \
     --password-env BOLT_PASSWORD --neptune-url "$NEPTUNE_URL" --ca "$GRAPH_CA" --batch 500

@@ -44,6 +44,7 @@ TGT_URL="redis://127.0.0.1:$TGT_PORT"
 OUT_MD=".run/bench-redis.md"
 WORK=".run/bench"
 MIGRATE_BIN="${MIGRATE_BIN:-.build/release/migrate}"   # override to bench another build
+# MIGRATE_BEFORE_BIN: another build (an earlier commit's) measured in the same run, in a row of its own.
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -111,6 +112,10 @@ run_tool() {
 if ((migrate_ok)); then
     run_tool migrate "$MIGRATE_BIN" redis --source "$SRC_URL" --target "$TGT_URL" \
         --batch "$BATCH" --fresh --checkpoint-dir .run/bench-ckpt --json
+fi
+if [[ -n ${MIGRATE_BEFORE_BIN:-} ]]; then
+    run_tool "migrate (before)" "$MIGRATE_BEFORE_BIN" redis --source "$SRC_URL" --target "$TGT_URL" \
+        --batch "$BATCH" --fresh --checkpoint-dir .run/bench-ckpt-before --json
 fi
 run_tool "MIGRATE COPY REPLACE" "$PY" scripts/bench/baseline_migrate_cmd.py \
     --source "$SRC_URL" --target "$TGT_URL" --batch "$BATCH"

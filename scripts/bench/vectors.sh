@@ -11,7 +11,7 @@
 #          mappings/lightrag.yaml` against a Python script (psycopg + qdrant-client, REST), same stand-in
 # Wall seconds, peak RSS and CPU are each client process's, from /usr/bin/time. The stand-in (one Python
 # process) caps what any client can upsert; its CPU is not counted. Prints a Markdown table and writes it to
-# .run/bench-vectors.md.
+# .run/bench-vectors.md. MIGRATE_BEFORE_BIN (another build, an earlier commit's) adds its copy, in the same run.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -38,6 +38,11 @@ run_tool "copy: migrate vectors" "$TOTAL" "$MIGRATE_BIN" vectors --source "$PG_S
 count=$(curl -s -X POST -H "api-key: $QDRANT_API_KEY" -H 'Content-Type: application/json' -d '{"exact":true}' \
     "$QDRANT_TARGET_URL/collections/lightrag_vdb_chunks/points/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["count"])')
 [[ $count == "$TOTAL" ]] || die "migrate left $count points, expected $TOTAL"
+if [[ -n ${MIGRATE_BEFORE_BIN:-} ]]; then
+    curl -s -X DELETE -H "api-key: $QDRANT_API_KEY" "$QDRANT_TARGET_URL/collections/lightrag_vdb_chunks" >/dev/null || true
+    run_tool "copy: migrate vectors (before)" "$TOTAL" "$MIGRATE_BEFORE_BIN" vectors --source "$PG_SOURCE_URL" --target "$QDRANT_TARGET_URL" \
+        --mapping mappings/lightrag.yaml --batch 128 --concurrency 4 --fresh --checkpoint-dir "$WORK/ckpt-before" --json
+fi
 run_tool "copy: Python (psycopg + qdrant-client)" "$TOTAL" env PG_PASSWORD="$PG_PASSWORD" "$PY" scripts/bench/baseline_vectors_py.py \
     --pg-url "$PG_SOURCE_URL" --password-env PG_PASSWORD --qdrant-url "$QDRANT_TARGET_URL" --api-key "$QDRANT_API_KEY" \
     --collection lightrag_vdb_chunks_python --batch 128

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -306,6 +307,25 @@ class FalkorDB:
             if "empty key" not in str(exc) and "Invalid graph operation" not in str(exc):
                 raise
         self.invalidate(graph)
+
+    async def unique_constraint(self, graph: str, entity: str, label: str, prop: str, wait_s: float = 10.0):
+        """GRAPH.CONSTRAINT CREATE UNIQUE on `label`(`prop`) for NODE or RELATIONSHIP `entity` (the exact-match
+        index it needs must exist), then wait until FalkorDB reports it OPERATIONAL. An existing one is kept."""
+        try:
+            await self._command("GRAPH.CONSTRAINT", "CREATE", graph, "UNIQUE", entity, label, "PROPERTIES", "1", prop)
+        except FalkorError as exc:
+            if "already exists" not in str(exc):
+                raise
+        deadline = time.monotonic() + wait_s
+        while True:
+            rows = (await self.query(graph, "CALL db.constraints() YIELD label, properties, entitytype, status "
+                                            "WHERE label = $l AND entitytype = $e RETURN status",
+                                     {"l": label, "e": entity})).rows
+            if any(r[0] == "OPERATIONAL" for r in rows):
+                return
+            if any(r[0] == "FAILED" for r in rows) or time.monotonic() > deadline:
+                raise FalkorError(f"unique constraint on {label}({prop}) is {rows[0][0] if rows else 'missing'}")
+            await asyncio.sleep(0.02)
 
     async def _command(self, *args):
         try:

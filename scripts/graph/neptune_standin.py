@@ -43,6 +43,8 @@ Errors: HTTP 400/403/500 with {"requestId", "code", "detailedMessage"}:
     400 InvalidArgumentException   a list or map as a property value ("Property
                                    value must be a simple literal."); Neptune
                                    stores only simple literals
+    400 ConstraintViolationException  a second node or relationship with an
+                                   existing ~id (whatever its labels or type)
     400 BadRequestException        other query errors (type mismatch, ...)
     400 MissingParameterException  no `query`; InvalidParameterException for bad
                                    `parameters` JSON
@@ -52,11 +54,17 @@ Errors: HTTP 400/403/500 with {"requestId", "code", "detailedMessage"}:
 Every request is one FalkorDB query, so it commits or fails as a whole.
 
 Custom ids. Neptune ids are strings; `~id` in a CREATE/MERGE property map sets
-them. Here `~id` is stored as a real property named `~id` (FalkorDB accepts
-that name) and removed from ~properties in results. The query is rewritten
-with a small tokenizer (cypher_tokens.py), never inside strings:
-  * every node created by CREATE/MERGE also gets the hidden label `__node`, and
-    every node pattern with a `~id` key gets it too, so that
+them, and Neptune keeps them unique across the whole graph: a CREATE or MERGE
+that would make a second node (or relationship) with an existing `~id`, even
+with other labels, fails as a whole with 400 ConstraintViolationException.
+Here `~id` is stored as a real property named `__id` (every `~id` name in a
+query is rewritten to it; FalkorDB refuses a constraint on a property named
+`~id`) with a FalkorDB unique constraint on :__node(__id), and one per
+relationship type (created before the first write of that type), and removed
+from ~properties in results. The query is rewritten with a small tokenizer
+(cypher_tokens.py), never inside strings:
+  * every node created by CREATE/MERGE also gets the hidden label `__node`
+    (as its first label), and every node pattern with a `~id` key gets it too, so that
     `MATCH (a {`~id`: row.from})` uses the index on :__node(`~id`) instead of
     scanning all nodes (FalkorDB indexes are per label);
   * CREATE patterns without `~id` get `~id: randomUUID()` (nodes without a
@@ -98,7 +106,10 @@ updates it). A relationship whose end node does not exist is an insert error
 (FROM_OR_TO_VERTEX_ARE_MISSING); with failOnError TRUE the first error stops
 the load as LOAD_FAILED. ID spaces (`:ID(space)`) are ignored.
 
-Known differences from Neptune: float values come back rounded to 15
+Known differences from Neptune: relationship ids are unique per type only
+(FalkorDB constrains one type at a time), node ids across all labels; the
+exact detailedMessage of Neptune's ConstraintViolationException is not
+confirmed (its code and status are Neptune's documented ones); float values come back rounded to 15
 significant digits (FalkorDB); ids of nodes created by label-less MERGE show
 the label `vertex` but cannot be matched by it; no Bolt endpoint, no
 explain, no streams, no Gremlin/SPARQL; the loader does not do Gremlin CSV.
@@ -155,7 +166,8 @@ log = logging.getLogger("neptune-standin")
 
 HIDDEN_LABEL = "__node"
 ID_KEY = "~id"
-ID_PROP = "`~id`"
+# Where `~id` is stored: FalkorDB refuses a unique constraint on a property named `~id`.
+ID_PROP = "__id"
 DEFAULT_LABEL = "vertex"
 MAX_BODY = 256 * 1024 * 1024
 
@@ -228,12 +240,12 @@ def rewrite_query(query: str):
             if pat.kind == "node":
                 labels = ":" + HIDDEN_LABEL
                 if not pat.has_labels and pat.clause == "CREATE":
-                    labels = f":{DEFAULT_LABEL}:{HIDDEN_LABEL}"
-                insert(pat.label_end, labels)
+                    labels = f":{HIDDEN_LABEL}:{DEFAULT_LABEL}"
+                insert(_first_label_at(pat), labels)
             if not has_id and pat.clause == "CREATE":
                 _add_map_entry(tokens, pat, insert, f"{ID_PROP}: randomUUID()")
         elif pat.kind == "node" and has_id:
-            insert(pat.label_end, ":" + HIDDEN_LABEL)
+            insert(_first_label_at(pat), ":" + HIDDEN_LABEL)
 
     for kw, items in merge_sets.items():
         insert(clause_end(tokens, kw), " ON CREATE SET " + ", ".join(items) + " ")
@@ -253,8 +265,25 @@ def rewrite_query(query: str):
     rewritten = rewrite_function_calls(
         rewritten, "labels", lambda a: f"[__l IN labels({a}) WHERE __l <> '{HIDDEN_LABEL}']", record)
     rewritten = rewrite_function_calls(
-        rewritten, "keys", lambda a: f"[__k IN keys({a}) WHERE __k <> '{ID_KEY}']", record)
+        rewritten, "keys", lambda a: f"[__k IN keys({a}) WHERE __k <> '{ID_PROP}']", record)
+    rewritten = [Token("ident", ID_PROP) if t.kind == "name" and t.bare == ID_KEY else t for t in rewritten]
     return untokenize(rewritten), record, tokens
+
+
+def written_types(tokens):
+    """The relationship types of CREATE/MERGE patterns (which need their unique `~id` constraint)."""
+    types = set()
+    for pat in find_patterns(tokens):
+        if pat.kind == "rel" and pat.clause in ("CREATE", "MERGE") and pat.has_labels:
+            types.update(tokens[j].bare for j in range(pat.start + 1, pat.label_end)
+                         if tokens[j].kind in ("ident", "name") and j != pat.var)
+    return types
+
+
+def _first_label_at(pat):
+    """Where the hidden label goes: first. FalkorDB 4.16 answers `MATCH (n:A:B:__node {`~id`: x})` from the
+    index on :__node without checking A and B; with :__node first it checks every label."""
+    return pat.var + 1 if pat.var is not None else pat.start + 1
 
 
 def _simple_var(text):
@@ -471,14 +500,14 @@ class ResultConverter:
 
     def node(self, n: Node):
         props = dict(n.properties)
-        nid = props.pop(ID_KEY, None)
+        nid = props.pop(ID_PROP, None)
         labels = [lb for lb in n.labels if lb != HIDDEN_LABEL] or [DEFAULT_LABEL]
         return {"~id": nid if nid is not None else str(n.id), "~entityType": "node",
                 "~labels": labels, "~properties": {k: self.value(v) for k, v in props.items()}}
 
     def edge(self, e: Edge):
         props = dict(e.properties)
-        eid = props.pop(ID_KEY, None)
+        eid = props.pop(ID_PROP, None)
         return {"~id": eid if eid is not None else str(e.id), "~entityType": "relationship",
                 "~start": self.id_of_node.get(e.src, str(e.src)),
                 "~end": self.id_of_node.get(e.dst, str(e.dst)),
@@ -497,7 +526,7 @@ class ResultConverter:
         if t is list:
             return [self.value(x) for x in v]
         if t is dict:
-            return {k: self.value(x) for k, x in v.items() if k != ID_KEY}
+            return {k: self.value(x) for k, x in v.items() if k != ID_PROP}
         if t is Node:
             return self.node(v)
         if t is Edge:
@@ -965,7 +994,7 @@ class Loader:
         db, graph = self.app.db, self.app.graph
         if key[0] == "node":
             labels = "".join(f":`{lb}`" for lb in key[1]) or f":{DEFAULT_LABEL}"
-            cypher = (f"UNWIND $rows AS row MERGE (n{labels}:{HIDDEN_LABEL} {{{ID_PROP}: row.id}}) "
+            cypher = (f"UNWIND $rows AS row MERGE (n:{HIDDEN_LABEL}{labels} {{{ID_PROP}: row.id}}) "
                       f"SET n += row.props")
         else:
             cypher = (f"UNWIND $rows AS row MATCH (a:{HIDDEN_LABEL} {{{ID_PROP}: row.from}}), "
@@ -973,6 +1002,8 @@ class Loader:
                       f"MERGE (a)-[r:`{key[1]}` {{{ID_PROP}: row.id}}]->(b) SET r += row.props "
                       f"RETURN count(r)")
         try:
+            if key[0] == "rel":
+                await self.app.ensure_unique_types([key[1]])
             result = await db.query(graph, cypher, {"rows": rows})
         except (FalkorError, ParamError) as exc:
             for recno, _ in batch:
@@ -1008,6 +1039,7 @@ class NeptuneApp:
         self.iam = (IamVerifier(args.region, args.access_key, args.secret_key, args.session_token)
                     if args.iam else None)
         self.faults: list[dict] = []
+        self.unique_types: set[str] = set()   # relationship types whose ~id constraint exists
         self.loader = Loader(self)
         self.started = dt.datetime.now(dt.timezone.utc)
 
@@ -1015,8 +1047,22 @@ class NeptuneApp:
         await self.ensure_index()
 
     async def ensure_index(self):
+        """The index on :__node(~id) and the constraint that keeps node ids unique across the whole graph."""
+        self.unique_types = set()
+        await self._index(f"CREATE INDEX FOR (n:{HIDDEN_LABEL}) ON (n.{ID_PROP})")
+        await self.db.unique_constraint(self.graph, "NODE", HIDDEN_LABEL, ID_PROP)
+
+    async def ensure_unique_types(self, types):
+        """Relationship ids unique per type (FalkorDB constrains one type at a time), before the first write."""
+        for rtype in sorted(set(types) - self.unique_types):
+            quoted = "`" + rtype.replace("`", "``") + "`"
+            await self._index(f"CREATE INDEX FOR ()-[r:{quoted}]-() ON (r.{ID_PROP})")
+            await self.db.unique_constraint(self.graph, "RELATIONSHIP", rtype, ID_PROP)
+            self.unique_types.add(rtype)
+
+    async def _index(self, cypher):
         try:
-            await self.db.query(self.graph, f"CREATE INDEX FOR (n:{HIDDEN_LABEL}) ON (n.{ID_PROP})")
+            await self.db.query(self.graph, cypher)
         except FalkorError as exc:
             if "already indexed" not in str(exc) and "already exists" not in str(exc):
                 raise
@@ -1160,6 +1206,7 @@ class NeptuneApp:
             raise NeptuneError(400, "MalformedQueryException", f"Invalid input: {exc}") from None
         check_literals(tokens, params)
         try:
+            await self.ensure_unique_types(written_types(tokens))
             result = await self.db.query(self.graph, cypher, params)
         except FalkorUnavailable as exc:
             raise NeptuneError(500, "InternalFailureException", str(exc)) from None
@@ -1182,6 +1229,11 @@ class NeptuneApp:
     @staticmethod
     def map_error(msg: str) -> NeptuneError:
         text = msg[len("errMsg: "):] if msg.startswith("errMsg: ") else msg
+        if "unique constraint violation" in msg:
+            kind = "relationship" if "edge" in msg else "node"
+            return NeptuneError(400, "ConstraintViolationException",
+                                f"Operation failed: a {kind} with the same ~id already exists. Neptune keeps "
+                                f"~id unique across the whole graph, whatever the labels or type. ({text})")
         if "Property values can only be of primitive types" in msg:
             return NeptuneError(400, "InvalidArgumentException",
                                 f"Property value must be a simple literal. ({text})")

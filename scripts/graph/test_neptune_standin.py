@@ -177,6 +177,31 @@ def test_upsert_batches_are_idempotent(base):
     assert res == [{"n": 500, "r": "rel-5", "m": "ent-6"}]
 
 
+def test_ids_are_unique_across_labels_and_endpoints(base):
+    ok(cypher(base, "CREATE (:ws_a:person {`~id`: 'Alice', entity_id: 'Alice'})"))
+    # Another workspace's node with the same ~id: MERGE finds no (:ws_b {~id}) and may not create a second
+    # vertex with that id; the whole request fails and nothing of it is written.
+    rows = [{"id": "Bob", "props": {}}, {"id": "Alice", "props": {"entity_id": "Alice"}}]
+    body = assert_error(cypher(base, "UNWIND $rows AS row MERGE (n:ws_b:person {`~id`: row.id}) SET n += row.props",
+                               {"rows": rows}), 400, "ConstraintViolationException")
+    assert "~id" in body["detailedMessage"]
+    assert_error(cypher(base, "CREATE (:other {`~id`: 'Alice'})"), 400, "ConstraintViolationException")
+    assert ok(cypher(base, "MATCH (n) RETURN id(n) AS id, labels(n) AS l")) == [{"id": "Alice", "l": ["ws_a", "person"]}]
+    # The same labels merge into the node, as before.
+    ok(cypher(base, "MERGE (n:ws_a:person {`~id`: 'Alice'}) SET n.x = 1"))
+    assert count(base) == 1
+    # A relationship id is unique too: the same ~id between other nodes is refused.
+    ok(cypher(base, "CREATE (:P {`~id`: 'a'}), (:P {`~id`: 'b'}), (:P {`~id`: 'c'})"))
+    merge_rel = ("UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) "
+                 "MERGE (a)-[r:DIRECTED {`~id`: row.id}]->(b) RETURN row.id AS id")
+    assert ok(cypher(base, merge_rel, {"rows": [{"id": "r1", "from": "a", "to": "b"}]})) == [{"id": "r1"}]
+    assert ok(cypher(base, merge_rel, {"rows": [{"id": "r1", "from": "a", "to": "b"}]})) == [{"id": "r1"}]
+    assert_error(cypher(base, merge_rel, {"rows": [{"id": "r1", "from": "a", "to": "c"}]}), 400, "ConstraintViolationException")
+    assert ok(cypher(base, "MATCH (a)-[r]->(b) RETURN id(r) AS r, id(a) AS a, id(b) AS b")) == [{"r": "r1", "a": "a", "b": "b"}]
+    # the stored name stays hidden, whatever the query reads
+    assert ok(cypher(base, "MATCH (n {`~id`: 'Alice'}) RETURN keys(n) AS k, n.`~id` AS id")) == [{"k": ["entity_id", "x"], "id": "Alice"}]
+
+
 def test_literal_only_rule(base):
     cases = [
         (NODE_Q, {"rows": [{"id": "x", "props": {"tags": ["a", "b"]}}]}, "List", "tags"),

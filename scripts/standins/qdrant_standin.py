@@ -3,7 +3,7 @@
 
     qdrant_standin.py [--host 127.0.0.1] --port 16333 [--api-key KEY]
                       [--tls-cert server.crt --tls-key server.key]
-                      [--data-dir DIR] [--pid-file FILE] [--verbose]
+                      [--data-dir DIR] [--pid-file FILE] [--verbose] [--fault-drop-every N]
 
 No Qdrant server binary can be installed on these machines, so this process
 answers the subset of Qdrant's HTTP API that `migrate vectors` and the tests
@@ -691,6 +691,27 @@ def op_delete_index(col: Collection, field: str, wait: bool) -> dict:
         return update_result(col, wait)
 
 
+class Faults:
+    """Test-only misbehaviour (`--fault-drop-every N`): a target that lies about what it stored, so tests can
+    check that a client notices. Off unless asked for; real Qdrant has no such switch."""
+    drop_every = 0
+    upserted = 0
+    lock = threading.Lock()
+
+    @classmethod
+    def keep(cls, points: list) -> list:
+        """The points actually stored: every `drop_every`-th point of all upserts so far is left out."""
+        if cls.drop_every <= 0:
+            return points
+        kept = []
+        with cls.lock:
+            for point in points:
+                cls.upserted += 1
+                if cls.upserted % cls.drop_every:
+                    kept.append(point)
+        return kept
+
+
 def op_upsert(col: Collection, body: Any, wait: bool) -> dict:
     # Ids first: Qdrant's own deserializer rejects them with this exact text.
     if isinstance(body, dict):
@@ -731,6 +752,7 @@ def op_upsert(col: Collection, body: Any, wait: bool) -> dict:
     if req.update_mode is not None:
         kwargs["update_mode"] = {"upsert": qe.UpdateMode.Upsert, "insert_only": qe.UpdateMode.InsertOnly,
                                  "update_only": qe.UpdateMode.UpdateOnly}[str(req.update_mode.value)]
+    points = Faults.keep(points)
     with col.lock:
         try:
             col.shard.update(qe.UpdateOperation.upsert_points(points, **kwargs))
@@ -1290,6 +1312,9 @@ def main() -> int:
     ap.add_argument("--keep-alive", type=float, default=KEEP_ALIVE_SECONDS,
                     help=f"seconds an idle connection stays open (default {KEEP_ALIVE_SECONDS:g}, like actix)")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--fault-drop-every", type=int, metavar="N",
+                    default=int(os.environ.get("QDRANT_STANDIN_FAULT_DROP_EVERY", "0")),
+                    help="TESTS ONLY: silently drop every Nth upserted point while answering 'completed'")
     args = ap.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
@@ -1312,6 +1337,7 @@ def main() -> int:
     Handler.api_key = args.api_key or None
     Handler.verbose = args.verbose
     Handler.keep_alive = args.keep_alive
+    Faults.drop_every = args.fault_drop_every
 
     server = Server((args.host, args.port), Handler, tls)
     stopping = threading.Event()
@@ -1331,7 +1357,9 @@ def main() -> int:
         os.replace(tmp, args.pid_file)
     scheme = "https" if tls else "http"
     print(f"qdrant stand-in (API {API_VERSION}) listening on {scheme}://{args.host}:{server.server_address[1]}"
-          f"{' (api-key required)' if args.api_key else ''}", file=sys.stderr, flush=True)
+          f"{' (api-key required)' if args.api_key else ''}"
+          f"{f' (FAULT: drops every {Faults.drop_every}th upserted point)' if Faults.drop_every > 0 else ''}",
+          file=sys.stderr, flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

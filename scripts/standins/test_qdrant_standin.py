@@ -551,3 +551,24 @@ def test_tls(tls, tls_files):
         httpx.get(f"{base}/", verify=ssl.create_default_context())
     with pytest.raises(httpx.HTTPError):  # plain HTTP to the TLS port gets no HTTP answer
         httpx.get(f"http://127.0.0.1:{tls.port}/", timeout=5)
+
+
+# ---------------------------------------------------------------------------
+# Test-only fault: a target that drops points while answering "completed"
+# ---------------------------------------------------------------------------
+
+def test_fault_drop_every_drops_silently(tmp_module):
+    srv = Running(tmp_module, "--fault-drop-every", "3")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=60) as h:
+            assert h.put("/collections/faulty", json={"vectors": {"size": 2, "distance": "Dot"}}).status_code == 200
+            answer = h.put("/collections/faulty/points?wait=true",
+                           json={"points": [{"id": i, "vector": [1.0, float(i)]} for i in range(1, 10)]})
+            assert answer.status_code == 200
+            assert answer.json()["result"]["status"] == "completed"
+            count = h.post("/collections/faulty/points/count", json={"exact": True}).json()["result"]["count"]
+            assert count == 6
+            held = {p["id"] for p in h.post("/collections/faulty/points", json={"ids": list(range(1, 10))}).json()["result"]}
+            assert held == {1, 2, 4, 5, 7, 8}
+    finally:
+        srv.stop()
