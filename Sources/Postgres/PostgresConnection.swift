@@ -129,18 +129,10 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs statements that return no rows (several may be separated by `;` when there are no parameters).
     public func execute(_ sql: String) async throws(PostgresError) {
-        let result: Result<Void, PostgresError> = await queue.run {
-            Result { () throws(PostgresError) in
-                let connection = try self.live()
-                let raw = PQexec(connection, sql)
-                defer { PQclear(raw) }
-                try self.check(raw, statement: Self.summary(sql))
-            }
-        }
-        try result.get()
+        _ = try await executeCountingRows(sql)
     }
 
-    /// Runs one statement that returns no rows and returns the rows it affected (`INSERT 0 n` → n).
+    /// Runs statements that return no rows and returns the rows the last one affected (`INSERT 0 n` → n).
     public func executeCountingRows(_ sql: String) async throws(PostgresError) -> Int {
         let result: Result<Int, PostgresError> = await queue.run {
             Result { () throws(PostgresError) in
