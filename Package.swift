@@ -97,10 +97,13 @@ let package = Package(
             name: "MigrationPlanning",
             dependencies: ["MigrationCore", .product(name: "Yams", package: "Yams")]
         ),
+        // Reports as one self-contained HTML page (`--report-html`, `migrate report`).
+        .target(name: "ReportHTML", dependencies: ["MigrationCore", "MigrationPlanning"]),
         .executableTarget(
             name: "migrate",
             dependencies: [
                 "MigrationPlanning", "KeyMigration", "VectorMigration", "GraphMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
+                "ReportHTML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,6 +120,7 @@ let package = Package(
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
         .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),
         .testTarget(name: "KeyMigrationTests", dependencies: ["KeyMigration", "RESP", "MigrationCore"]),
+        .testTarget(name: "ReportHTMLTests", dependencies: ["ReportHTML", "MigrationCore", "MigrationPlanning"]),
         .testTarget(name: "MigrationPlanningTests", dependencies: ["MigrationPlanning", "MigrationCore"]),
         .testTarget(
             name: "IntegrationTests",

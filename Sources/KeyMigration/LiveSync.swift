@@ -143,6 +143,10 @@ public struct LiveSync: Sendable {
             }
         }
         defer { ticker.cancel() }
+        let sampler = ProgressTimeline.follow(phase: "redis live", unit: "keys") {
+            let status = await log.status()
+            return ProgressReading(done: status.applied, lagMs: status.lagMs, pending: status.pending)
+        }
 
         let deadline = options.duration.map { ContinuousClock.now + $0 }
         var nextReconcile = ContinuousClock.now + options.reconcileInterval
@@ -180,6 +184,7 @@ public struct LiveSync: Sendable {
             last = try await reconcile(plan: plan, log: log, final: true)
         }
         ticker.cancel()
+        await sampler?.finish()
         await log.stopped()
         let status = await log.status()
         await printer.show(line: status.line, event: "live", status)
@@ -233,6 +238,7 @@ public struct LiveSync: Sendable {
                 } catch {
                     guard attempt < retry.maxAttempts, isTransient(error) else { throw error }
                     migration.settings.logger.warning("applying \(keys.count) changed keys of db \(database) failed (attempt \(attempt)), retrying: \(error)")
+                    await ProgressTimeline.noteRetry(error)
                     await writer.reset()
                     try await Task.sleep(for: retry.delay(afterAttempt: attempt))
                     attempt += 1

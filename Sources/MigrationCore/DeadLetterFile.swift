@@ -35,6 +35,30 @@ public actor DeadLetterFile {
         count += lines.count
     }
 
+    /// The file's first `limit` lines (all of them when it is shorter); none when there is no file.
+    public func firstLines(_ limit: Int) async throws -> [String] {
+        let path = self.path
+        return try await queue.run {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+            defer { try? handle.close() }
+            var lines: [String] = []
+            var buffer = Data()
+            while lines.count < limit {
+                let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
+                buffer.append(chunk)
+                while lines.count < limit, let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                }
+                if chunk.isEmpty {
+                    if !buffer.isEmpty && lines.count < limit { lines.append(String(decoding: buffer, as: UTF8.self)) }
+                    break
+                }
+            }
+            return lines
+        }
+    }
+
     /// Removes the file left by an earlier run, so a new run lists only its own refusals.
     public func clear() async throws {
         let path = self.path

@@ -222,12 +222,18 @@ public struct MigrationRunner: Sendable {
         }
         let verdict = Verdict(failure: failure, audit: audit, finished: checkpoint.partitions.values.allSatisfy(\.finished) || dryRun,
                               dryRun: dryRun, deadLetters: (path: deadLetters.path, appended: await deadLetters.count))
-        return MigrationReport(
+        var report = MigrationReport(
             command: plan.command, source: plan.source, target: plan.target, outcome: verdict.outcome, startedAt: startedAt,
             resumed: resumed, totals: checkpoint.tally.excluding(plan.breakdowns), checksum: checkpoint.checksum,
             sections: migration.sections(checkpoint), problems: verdict.problems + problems, notes: notes, ledger: audit,
             checkpoint: dryRun ? nil : store.path
         )
+        let refused = max(audit.total.refused, await deadLetters.count)
+        if refused > 0 {
+            let first = (try? await deadLetters.firstLines(RefusedRecords.listed)) ?? []
+            report.refused = RefusedRecords(file: deadLetters.path, count: refused, first: first)
+        }
+        return report
     }
 }
 

@@ -234,6 +234,7 @@ public struct PipelineRunner: Sendable {
                 failures += 1
                 guard configuration.isTransient(error), failures < configuration.retry.maxAttempts else { throw error }
                 logger.warning("reading \(partition) failed, retrying from its last position: \(error)")
+                await ProgressTimeline.noteRetry(error)
                 try await Task.sleep(for: configuration.retry.delay(afterAttempt: failures))
                 reader = try await makeReader(partition, position)
                 continue
@@ -257,6 +258,7 @@ public struct PipelineRunner: Sendable {
             } catch {
                 guard attempt < configuration.retry.maxAttempts, configuration.isTransient(error), !Task.isCancelled else { throw error }
                 logger.warning("writing a batch of \(item.items.count) from \(item.partition) failed (attempt \(attempt)), retrying: \(error)")
+                await ProgressTimeline.noteRetry(error)
                 await writer.reset()
                 try await Task.sleep(for: configuration.retry.delay(afterAttempt: attempt))
                 attempt += 1

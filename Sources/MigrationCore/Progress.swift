@@ -103,6 +103,7 @@ public actor ProgressReporter {
     private var lastDone = 0
     private var smoothedRate: Double = 0
     private var ticker: Task<Void, Never>?
+    private var sampler: ProgressSampler?
     private let printer: ProgressPrinter
 
     /// A reporter for `phase`, counting `unit`s out of `total` (when known).
@@ -114,8 +115,9 @@ public actor ProgressReporter {
         self.printer = ProgressPrinter(style: style)
     }
 
-    /// Starts showing progress periodically.
+    /// Starts showing progress periodically, and sampling it into the run's ``ProgressTimeline`` if it keeps one.
     public func start() {
+        sampler = ProgressTimeline.follow(phase: phase, unit: unit) { [weak self] in await self?.reading() }
         guard let interval = style.refreshInterval else { return }
         ticker = Task { [weak self] in
             while (try? await Task.sleep(for: interval)) != nil {
@@ -146,9 +148,15 @@ public actor ProgressReporter {
     public func finish() async {
         ticker?.cancel()
         ticker = nil
+        await sampler?.finish()
+        sampler = nil
         guard style != .silent else { return }
         await show()
         await printer.endLine()
+    }
+
+    private func reading() -> ProgressReading {
+        ProgressReading(done: done, bytes: bytes)
     }
 
     /// The current state.

@@ -73,6 +73,12 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     public var ledger: LedgerAudit?
     /// Where the checkpoint lives, to resume or inspect.
     public var checkpoint: String?
+    /// The first records the target refused, with their reasons, and the dead-letter file that lists them all.
+    public var refused: RefusedRecords?
+    /// Progress over time (records/s, bytes/s, live lag, retries), when the command kept a timeline.
+    public var timeline: ProgressSeries?
+    /// Where and how the run ran: the tool's version, the options, facts about source and target.
+    public var context: RunContext?
 
     /// Creates a report.
     public init(
@@ -153,6 +159,43 @@ public struct MigrationReport: Sendable, Codable, Equatable {
             }.joined(separator: "  ")
         }
         return [format(columns), "  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(format)
+    }
+}
+
+/// The records a target refused, as a report shows them.
+public struct RefusedRecords: Sendable, Codable, Equatable {
+    /// How many reports list at most.
+    public static let listed = 100
+
+    /// The dead-letter file that lists every refused record with its reason.
+    public var file: String
+    /// How many records the target refused.
+    public var count: Int
+    /// The first ``listed`` lines of the dead-letter file (one JSON object each: the record and the reason).
+    public var first: [String]
+
+    /// Creates the list.
+    public init(file: String, count: Int, first: [String]) {
+        self.file = file
+        self.count = count
+        self.first = first
+    }
+}
+
+/// Where and how a run ran, for the people who sign it off.
+public struct RunContext: Sendable, Codable, Equatable {
+    /// The tool's version.
+    public var toolVersion: String
+    /// The command line (or a phase's options), with every secret redacted.
+    public var arguments: [String]
+    /// Named facts about source and target (address, version, topology, TLS), secrets redacted.
+    public var facts: [[String]]
+
+    /// Creates a context.
+    public init(toolVersion: String, arguments: [String], facts: [[String]] = []) {
+        self.toolVersion = toolVersion
+        self.arguments = arguments
+        self.facts = facts
     }
 }
 

@@ -21,7 +21,7 @@ public struct RetryPolicy: Sendable {
     }
 
     /// Runs `operation` until it succeeds, fails with an error `isTransient` rejects, or runs out of attempts.
-    /// `onRetry` hears about each failure that will be retried.
+    /// `onRetry` hears about each failure that will be retried; the run's ``ProgressTimeline`` counts it by cause.
     public func run<T>(
         isTransient: (any Error) -> Bool,
         onRetry: (_ attempt: Int, _ error: any Error) async -> Void = { _, _ in },
@@ -33,6 +33,7 @@ public struct RetryPolicy: Sendable {
                 return try await operation()
             } catch {
                 guard attempt < maxAttempts, isTransient(error), !Task.isCancelled else { throw error }
+                await ProgressTimeline.noteRetry(error)
                 await onRetry(attempt, error)
                 try await Task.sleep(for: delay(afterAttempt: attempt))
                 attempt += 1

@@ -2,7 +2,7 @@ import Foundation
 import MigrationCore
 
 /// The one report of `migrate run`: each phase's copy and verification reports, and the outcome of the whole.
-public struct RunReport: Sendable, Encodable {
+public struct RunReport: Sendable, Codable {
     /// What happened to one phase.
     public struct PhaseResult: Sendable, Codable {
         /// Which phase.
@@ -84,6 +84,16 @@ public struct RunReport: Sendable, Encodable {
         try container.encode(phases, forKey: .phases)
         try container.encode(skipped, forKey: .skipped)
         try container.encode(outcome, forKey: .outcome)
+    }
+
+    /// Reads a report as ``encode(to:)`` wrote it (the overall outcome is computed again, not read).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        configuration = try container.decode(String.self, forKey: .configuration)
+        startedAt = try container.decode(Date.self, forKey: .startedAt)
+        finishedAt = try container.decode(Date.self, forKey: .finishedAt)
+        phases = try container.decode([PhaseResult].self, forKey: .phases)
+        skipped = try container.decode([MigrationConfiguration.Phase].self, forKey: .skipped)
     }
 
     /// The most serious of `outcomes` (`succeeded` when empty).
