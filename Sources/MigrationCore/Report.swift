@@ -207,7 +207,15 @@ public enum ReportFile {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let data = try encoder.encode(value)
+        try await write(data: encoder.encode(value), toPath: path)
+    }
+
+    /// Writes `text` (an HTML page) to `path`.
+    public static func write(text: String, toPath path: String) async throws {
+        try await write(data: Data(text.utf8), toPath: path)
+    }
+
+    private static func write(data: Data, toPath path: String) async throws {
         try await BlockingQueue(label: "migrate.report").run {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         }

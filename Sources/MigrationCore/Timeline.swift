@@ -105,7 +105,8 @@ public struct ProgressSeries: Sendable, Codable, Equatable {
                 merged.append(sample)
             }
         }
-        samples = merged
+        // A merged sample ends where its later half ended.
+        samples = merged.sorted { $0.at < $1.at }
         interval *= 2
     }
 }

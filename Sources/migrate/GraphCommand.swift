@@ -213,7 +213,7 @@ struct GraphCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+        try await run.finish(facts: await ReportOutput.facts(of: self, wanted: run.wantsReportFile)) { try await execute() }
     }
 
     func execute() async throws -> MigrationReport {
@@ -247,7 +247,7 @@ struct VerifyGraphCommand: AsyncParsableCommand {
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     func run() async throws {
-        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+        try await run.finish { try await execute() }
     }
 
     func execute() async throws -> MigrationReport {

@@ -13,12 +13,15 @@ struct Migrate: AsyncParsableCommand {
         discussion: """
             Each store has its own subcommand. Every run streams in batches, keeps a checkpoint so that \
             `--resume` continues after a crash, shows progress, and ends with a report (`--report FILE` for JSON). \
-            `migrate verify …` compares source and target afterwards; it exits 3 when they differ.
+            `migrate verify …` compares source and target afterwards; it exits 3 when they differ. `--report-html FILE` \
+            writes the report as one self-contained HTML page (`migrate report` renders one from a JSON report).
 
             Passwords: put them in MIGRATE_SOURCE_PASSWORD / MIGRATE_TARGET_PASSWORD or a --…-password-file \
             rather than in URIs, so they stay out of the process list and shell history.
             """,
-        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self, StatusCommand.self]
+        version: ReportOutput.toolVersion,
+        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self, StatusCommand.self,
+                      ReportCommand.self]
     )
 
     /// Parses the arguments, then hides any password in them from the process list before running.

@@ -54,7 +54,7 @@ struct RedisCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+        try await run.finish(facts: await ReportOutput.facts(of: self, wanted: run.wantsReportFile)) { try await execute() }
     }
 
     func execute() async throws -> MigrationReport {
@@ -119,7 +119,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+        try await run.finish { try await execute() }
     }
 
     func execute() async throws -> MigrationReport {

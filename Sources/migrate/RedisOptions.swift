@@ -4,6 +4,7 @@ import KeyMigration
 import Logging
 import MigrationCore
 import RESP
+import ReportHTML
 import Transport
 
 /// Connection options for one side (source or target) of a Redis migration.
@@ -192,12 +193,15 @@ struct RunOptions: ParsableArguments {
     var json = false
     @Option(name: .customLong("report"), help: ArgumentHelp("Also write the final report as JSON to this file.", valueName: "path"))
     var reportFile: String?
+    @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write the report as one self-contained HTML page to this file.", valueName: "path"))
+    var reportHTML: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning
 
     func validate() throws {
         guard (1...100_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 100000") }
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
+        if let reportHTML { try ReportOutput.validate(reportHTML, option: "--report-html") }
     }
 
     func logger() -> Logger {
@@ -219,7 +223,20 @@ struct RunOptions: ParsableArguments {
         )
     }
 
-    /// Prints the report (text, or a JSON line with `--json`), writes `--report`, and maps the outcome to an exit code.
+    /// Runs `body` (a command's work) keeping a timeline, then finishes with its report; `facts` describe
+    /// source and target for the report files.
+    func finish(facts: [[String]] = [], _ body: () async throws -> MigrationReport) async throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        try await finish(with: try await CommandErrors.reporting {
+            try await ReportOutput.recording(arguments: arguments, facts: facts, body)
+        })
+    }
+
+    /// Whether a report file is asked for (`--report` or `--report-html`).
+    var wantsReportFile: Bool { reportFile != nil || reportHTML != nil }
+
+    /// Prints the report (text, or a JSON line with `--json`), writes `--report` and `--report-html`, and maps
+    /// the outcome to an exit code.
     func finish(with report: MigrationReport) async throws {
         if json {
             print(JSONLines.encode(event: "report", report))
@@ -228,6 +245,9 @@ struct RunOptions: ParsableArguments {
         }
         if let reportFile {
             try await report.write(toPath: reportFile)
+        }
+        if let reportHTML {
+            try await ReportFile.write(text: ReportPage.render(report), toPath: reportHTML)
         }
         try ExitCodes.check(report.outcome)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MigrationCore
 import MigrationPlanning
+import ReportHTML
 
 /// `migrate run --config migration.yaml`.
 struct RunCommand: AsyncParsableCommand {
@@ -36,6 +37,12 @@ struct RunCommand: AsyncParsableCommand {
     var json = false
     @Option(name: .customLong("report"), help: ArgumentHelp("Also write the final report as JSON to this file.", valueName: "path"))
     var reportFile: String?
+    @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write the report as one self-contained HTML page to this file.", valueName: "path"))
+    var reportHTML: String?
+
+    func validate() throws {
+        if let reportHTML { try ReportOutput.validate(reportHTML, option: "--report-html") }
+    }
 
     func run() async throws {
         let configuration = try MigrationConfiguration.loadForCommand(configurationPath)
@@ -58,10 +65,17 @@ struct RunCommand: AsyncParsableCommand {
             var result = RunReport.PhaseResult(phase: settings.phase)
             announce(settings.phase, step: "copy", index: index, of: phases.count)
             do {
-                result.copy = try await commands.withSecrets { try await copy.execute() }
+                let wanted = reportFile != nil || reportHTML != nil
+                result.copy = try await commands.withSecrets {
+                    try await ReportOutput.recording(arguments: settings.arguments, facts: await ReportOutput.facts(of: copy, wanted: wanted)) {
+                        try await copy.execute()
+                    }
+                }
                 if let verify, result.copy?.outcome == .succeeded {
                     announce(settings.phase, step: "verify", index: index, of: phases.count)
-                    result.verification = try await commands.withSecrets { try await verify.execute() }
+                    result.verification = try await commands.withSecrets {
+                        try await ReportOutput.recording(arguments: settings.verifyArguments ?? [], facts: []) { try await verify.execute() }
+                    }
                 }
             } catch {
                 result.error = "\(error)"
@@ -76,6 +90,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let reportFile {
             try await ReportFile.write(report, toPath: reportFile)
+        }
+        if let reportHTML {
+            try await ReportFile.write(text: ReportPage.render(report), toPath: reportHTML)
         }
         try ExitCodes.check(report.outcome)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MigrationCore
+import ReportHTML
 
 /// `migrate status`: what the checkpoints of runs in progress (or finished) say, without touching any store.
 struct StatusCommand: AsyncParsableCommand {
@@ -13,6 +14,12 @@ struct StatusCommand: AsyncParsableCommand {
     var checkpointDirectory = ".migrate"
     @Flag(name: .customLong("json"), help: "One JSON line per checkpoint on standard output.")
     var json = false
+    @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write the checkpoints as one self-contained HTML page to this file.", valueName: "path"))
+    var reportHTML: String?
+
+    func validate() throws {
+        if let reportHTML { try ReportOutput.validate(reportHTML, option: "--report-html") }
+    }
 
     func run() async throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: checkpointDirectory)) ?? [])
@@ -25,6 +32,11 @@ struct StatusCommand: AsyncParsableCommand {
             } catch {
                 FileHandle.standardError.write(Data("warning: \(error)\n".utf8))
             }
+        }
+        if let reportHTML {
+            let page = ReportPage.render(checkpoints: checkpoints.map { (path: $0.0, checkpoint: $0.1) }, directory: checkpointDirectory,
+                                         toolVersion: ReportOutput.toolVersion, at: Date())
+            try await ReportFile.write(text: page, toPath: reportHTML)
         }
         guard !checkpoints.isEmpty else {
             if !json { print("no checkpoints in \(checkpointDirectory)") }

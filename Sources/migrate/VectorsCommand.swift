@@ -221,7 +221,7 @@ struct VectorsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+        try await run.finish(facts: await ReportOutput.facts(of: self, wanted: run.wantsReportFile)) { try await execute() }
     }
 
     func execute() async throws -> MigrationReport {
@@ -274,7 +274,7 @@ struct VerifyVectorsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await run.finish(with: try await CommandErrors.reporting { try await execute() })
+        try await run.finish { try await execute() }
     }
 
     func execute() async throws -> MigrationReport {

@@ -104,20 +104,29 @@ import Testing
 }
 
 @Suite struct ProgressSeriesTests {
+    /// Two phases sampled a day long the way a sampler does (each when the current interval has passed): the
+    /// series stays within its capacity, keeps every retry, and its samples cover the day without gaps.
     @Test func aFullSeriesMergesPairsPerPhaseAndStaysBounded() {
-        var series = ProgressSeries(interval: 1, capacity: 10)
-        for index in 1...1000 {
-            series.append(ProgressSample(phase: index % 2 == 0 ? "a" : "b", unit: "keys", at: Double(index), seconds: 1, done: index, bytes: 0,
-                                         recordsPerSecond: Double(index % 2 == 0 ? 10 : 20), bytesPerSecond: 0,
-                                         lagMs: index, retries: ["E": 1]))
+        var series = ProgressSeries(interval: 2, capacity: 100)
+        var last: [String: Double] = ["a": 0, "b": 0]
+        var retries = 0
+        for second in 1...86_400 {
+            for phase in ["a", "b"] where Double(second) - last[phase]! >= series.interval {
+                let span = Double(second) - last[phase]!
+                last[phase] = Double(second)
+                retries += 1
+                series.append(ProgressSample(phase: phase, unit: "keys", at: Double(second), seconds: span, done: second, bytes: 0,
+                                             recordsPerSecond: phase == "a" ? 10 : 20, bytesPerSecond: 0, lagMs: second, retries: ["E": 1]))
+            }
         }
-        #expect(series.samples.count <= 10)
-        #expect(series.interval >= 64)
-        #expect(series.retries == ["E": 1000], "merging keeps every retry")
+        #expect(series.samples.count <= 100 && series.samples.count >= 50, "\(series.samples.count)")
+        #expect(series.interval == 2048)
+        #expect(series.retries == ["E": retries], "merging keeps every retry")
         #expect(series.samples.filter { $0.phase == "a" }.allSatisfy { $0.recordsPerSecond == 10 }, "a phase's rate is averaged with its own")
         #expect(series.samples.map(\.at) == series.samples.map(\.at).sorted())
-        #expect(series.samples.last?.lagMs == 1000 || series.samples.last?.lagMs == 999)
-        let spans = series.samples.dropLast(2).map(\.seconds)
-        #expect(Set(spans).count == 1, "every merged sample covers the same span: \(spans)")
+        #expect(series.samples.last?.lagMs == 86_400 - 86_400 % 2048 || series.samples.last!.lagMs! > 80_000)
+        let a = series.samples.filter { $0.phase == "a" }
+        #expect(a.allSatisfy { $0.seconds <= series.interval }, "no sample covers more than the interval: \(a.map(\.seconds))")
+        #expect(a.map(\.seconds).reduce(0, +) == a.last!.at, "the samples still cover the whole day without gaps")
     }
 }
