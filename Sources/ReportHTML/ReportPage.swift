@@ -151,9 +151,11 @@ public enum ReportPage {
         case .incomplete, .mismatched: mark = "▲"
         case .failed: mark = "✖"
         }
+        // The sentence's first words (`Refused records:`) in bold after a mark, so the state reads without colour.
+        let head = sentence.firstRange(of: ": ").map { sentence[..<$0.upperBound] } ?? ""
         html.raw("<p id=\"verdict\" class=\"verdict outcome-\(outcome.rawValue)\" data-outcome=\"\(outcome.rawValue)\">")
-        html.element("strong", "\(mark) \(outcome.rawValue.uppercased())")
-        html.text(" " + sentence)
+        html.element("strong", "\(mark) \(head.dropLast())")
+        html.text(" " + sentence.dropFirst(head.count))
         html.raw("</p>")
     }
 
