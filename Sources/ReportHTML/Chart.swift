@@ -20,6 +20,8 @@ struct Chart {
     /// The quantity on the vertical axis (`keys/s`).
     var unit: String
     var series: [Series]
+    /// Seconds the horizontal axis spans: the whole timeline, so that the charts of a page line up.
+    var span: Double
     /// Formats a value on the vertical axis.
     var format: (Double) -> String
 
@@ -40,7 +42,7 @@ struct Chart {
                 html.element("p", "no samples", attributes: "class=\"empty\"")
                 return
             }
-            let maxX = max(all.map(\.0).max() ?? 1, 1)
+            let maxX = max(span, all.map(\.0).max() ?? 1, 1)
             let maxY = Self.niceCeiling(all.map(\.1).max() ?? 0)
             func x(_ value: Double) -> Double { left + value / maxX * (width - left - right) }
             func y(_ value: Double) -> Double { height - bottom - value / maxY * (height - top - bottom) }

@@ -247,23 +247,24 @@ public enum ReportPage {
     private static func charts(_ timeline: ProgressSeries, heading: String, into html: inout HTMLText) {
         html.wrap("section", attributes: "class=\"charts\"") { html in
             html.element(heading, "Over time")
+            let span = timeline.samples.last?.at ?? 0
             html.element("p", "\(timeline.samples.count) samples, one every \(Format.duration(timeline.interval)) (m:ss); each marker is one sample.",
                          attributes: "class=\"note\"")
             for phase in timeline.phases {
                 let samples = timeline.samples.filter { $0.phase == phase }
                 let unit = samples.first?.unit ?? "records"
                 Chart(title: "\(phase): \(unit) per second", unit: "\(unit)/s",
-                      series: [.init(label: phase, points: samples.map { ($0.at, $0.recordsPerSecond) })], format: compact).render(into: &html)
+                      series: [.init(label: phase, points: samples.map { ($0.at, $0.recordsPerSecond) })], span: span, format: compact).render(into: &html)
                 if samples.contains(where: { $0.bytes > 0 }) {
                     Chart(title: "\(phase): bytes per second", unit: "bytes/s",
-                          series: [.init(label: phase, points: samples.map { ($0.at, $0.bytesPerSecond) })], format: { Format.bytes(Int($0)) }).render(into: &html)
+                          series: [.init(label: phase, points: samples.map { ($0.at, $0.bytesPerSecond) })], span: span, format: { Format.bytes(Int($0)) }).render(into: &html)
                 }
                 let live = samples.filter { $0.lagMs != nil || $0.pending != nil }
                 if !live.isEmpty {
                     Chart(title: "\(phase): lag behind the source", unit: "ms",
-                          series: [.init(label: "lag", points: live.map { ($0.at, Double($0.lagMs ?? 0)) })], format: compact).render(into: &html)
+                          series: [.init(label: "lag", points: live.map { ($0.at, Double($0.lagMs ?? 0)) })], span: span, format: compact).render(into: &html)
                     Chart(title: "\(phase): pending changes", unit: "changes",
-                          series: [.init(label: "pending", points: live.map { ($0.at, Double($0.pending ?? 0)) })], format: compact).render(into: &html)
+                          series: [.init(label: "pending", points: live.map { ($0.at, Double($0.pending ?? 0)) })], span: span, format: compact).render(into: &html)
                 }
             }
             let causes = timeline.retries.keys.sorted()
@@ -278,7 +279,7 @@ public enum ReportPage {
                     for cause in causes { points[cause, default: []].append((sample.at, Double(running[cause] ?? 0))) }
                 }
                 Chart(title: "retries by cause (running total)", unit: "retries",
-                      series: causes.map { .init(label: "\($0) (\(timeline.retries[$0]!))", points: points[$0] ?? []) }, format: compact).render(into: &html)
+                      series: causes.map { .init(label: "\($0) (\(timeline.retries[$0]!))", points: points[$0] ?? []) }, span: span, format: compact).render(into: &html)
             }
         }
     }

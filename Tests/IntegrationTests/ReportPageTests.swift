@@ -213,5 +213,36 @@ extension Integration {
             await source.close()
             await target.close()
         }
+
+        /// `migrate run`: one page for every phase's copy and verification.
+        @Test func aPlanRun() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            _ = try await source.pipeline((0..<2000).map { KeyedCommand(key: nil, RESPCommand("SET", "k:\($0)", "\($0)")) })
+            let directory = checkpointDirectory()
+            try """
+                checkpoint-dir: \(directory)/checkpoints
+                keys:
+                  source: \(Servers.source)
+                  target: \(Servers.target)
+                """.write(toFile: directory + "/migration.yaml", atomically: true, encoding: .utf8)
+            let run = try await CLI.run(["run", "--config", directory + "/migration.yaml", "--report", directory + "/run.json",
+                                         "--report-html", directory + "/run.html"])
+            #expect(run.status == 0, "\(run.output)")
+            let html = try Self.read(directory + "/run.html")
+            let page = try ParsedPage.parse(directory + "/run.html", name: "plan-run")
+            page.check(outcome: "succeeded", verdict: "every phase (keys) was copied and verified", units: ["db0"], timeline: nil,
+                       hasTimeline: false, html: html)
+            #expect(page.charts.contains { $0.title == "redis: keys per second" } && page.charts.contains { $0.title == "verify source→target: keys per second" },
+                    "\(page.charts.map(\.title))")
+            #expect(page.text.contains("Phase keys: succeeded"))
+            let again = try await CLI.run(["report", directory + "/run.json", "--html", directory + "/again.html"])
+            #expect(again.status == 0, "\(again.output)")
+            #expect(try Self.read(directory + "/again.html") == html, "the page is a pure rendering of the JSON report")
+            await source.close()
+            await target.close()
+        }
     }
 }
