@@ -19,9 +19,11 @@ public struct ProgressSample: Sendable, Codable, Equatable {
     public var recordsPerSecond: Double
     /// Bytes per second over the span.
     public var bytesPerSecond: Double
-    /// How far a live sync lags (the oldest change not yet applied), the most over the span.
+    /// How far a live sync lags (the oldest change not yet applied) at the end of the span; the most of them
+    /// when samples were merged.
     public var lagMs: Int?
-    /// Changes a live sync holds that are not yet applied, the most over the span.
+    /// Changes a live sync holds that are not yet applied at the end of the span; the most of them when samples
+    /// were merged.
     public var pending: Int?
     /// Retries during the span, by cause.
     public var retries: [String: Int]

@@ -26,10 +26,10 @@ public enum ReportPage {
             html.definitions([
                 ("command", "migrate run --config \(report.configuration)"),
                 ("started", timestamp(report.startedAt)), ("finished", timestamp(report.finishedAt)),
-                ("duration", Format.duration(report.finishedAt.timeIntervalSince(report.startedAt))),
+                ("duration", duration(report.startedAt, report.finishedAt)),
             ] + (report.phases.compactMap { $0.copy?.context ?? $0.verification?.context }.first.map { [("tool version", $0.toolVersion)] } ?? []))
             let rows = report.phases.map { result in
-                [result.phase.rawValue, result.copy?.outcome.rawValue ?? "-", result.copy.map { Format.duration($0.durationSeconds) } ?? "-",
+                [result.phase.rawValue, result.copy?.outcome.rawValue ?? "-", result.copy.map { duration($0.startedAt, $0.finishedAt) } ?? "-",
                  result.verification?.outcome.rawValue ?? "-", result.outcome.rawValue]
             } + report.skipped.map { [$0.rawValue, "not started", "-", "-", "-"] }
             html.table(columns: ["phase", "copy", "time", "verify", "outcome"], rows: rows, attributes: "class=\"phases\"")
@@ -117,15 +117,19 @@ public enum ReportPage {
     /// The whole run's outcome and why, in one sentence.
     public static func verdict(_ report: RunReport) -> String {
         let names = report.phases.map(\.phase.rawValue).joined(separator: ", ")
-        let notStarted = report.skipped.isEmpty ? "" : " (not started: \(report.skipped.map(\.rawValue).joined(separator: ", ")))"
+        let notStarted = report.skipped.isEmpty ? "" : "; not started: \(report.skipped.map(\.rawValue).joined(separator: ", "))"
         guard let worst = report.phases.first(where: { $0.outcome == report.outcome && $0.outcome != .succeeded }) else {
             return report.outcome == .succeeded
                 ? "Succeeded: every phase (\(names)) was copied and verified."
                 : "\(label(report.outcome)): phases \(names)\(notStarted)."
         }
+        // The phase's own verdict without its first words, which the run's verdict already says.
         let detail = worst.error.map { "it stopped: \($0)" }
-            ?? [worst.verification, worst.copy].compactMap { $0 }.first { $0.outcome == worst.outcome }.map(verdict) ?? worst.outcome.rawValue
-        return "\(label(report.outcome)) in phase \(worst.phase.rawValue)\(notStarted) — \(detail)"
+            ?? [worst.verification, worst.copy].compactMap { $0 }.first { $0.outcome == worst.outcome }.map { part in
+                let sentence = verdict(part)
+                return String(sentence.firstRange(of: ": ").map { sentence[$0.upperBound...] } ?? sentence[...]).trimmingCharacters(in: ["."])
+            } ?? worst.outcome.rawValue
+        return "\(label(report.outcome)): in phase \(worst.phase.rawValue), \(detail)\(notStarted)."
     }
 
     private static func differenceCount(_ report: MigrationReport) -> Int {
@@ -167,7 +171,7 @@ public enum ReportPage {
         html.wrap("section", attributes: "class=\"facts\"") { html in
             html.element(heading, "Run")
             var pairs = [("command", report.command), ("outcome", report.outcome.rawValue), ("started", timestamp(report.startedAt)),
-                         ("finished", timestamp(report.finishedAt)), ("duration", Format.duration(report.durationSeconds)),
+                         ("finished", timestamp(report.finishedAt)), ("duration", duration(report.startedAt, report.finishedAt)),
                          ("resumed", report.resumed ? "yes, from a checkpoint" : "no")]
             if let checkpoint = report.checkpoint { pairs.append(("checkpoint", checkpoint)) }
             if let context = report.context { pairs.append(("tool version", context.toolVersion)) }
@@ -319,7 +323,17 @@ public enum ReportPage {
     static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
-        return formatter.string(from: date) + " UTC"
+        return formatter.string(from: wholeSecond(date)) + " UTC"
+    }
+
+    /// From `start` to `end` as `1:02:03`, in whole seconds as the JSON report keeps the times, so that the page
+    /// of a report read back from JSON is the page of the report itself.
+    private static func duration(_ start: Date, _ end: Date) -> String {
+        Format.duration(wholeSecond(end).timeIntervalSince(wholeSecond(start)))
+    }
+
+    private static func wholeSecond(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
     }
 
     /// `1.2k`, `3.4M`: axis values.

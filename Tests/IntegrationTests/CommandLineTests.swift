@@ -299,10 +299,7 @@ extension Integration {
             try await source.flushAll()
             for index in 0..<30 { try await source.must("SET", "allowed:\(index)", "v") }
             try await source.must("SET", "denied:1", "v")
-            let admin = try await Servers.client(Servers.tls, user: Servers.tlsUser, password: Servers.tlsPassword, ca: Servers.tlsCA)
-            try await admin.flushAll()
-            try await admin.must("ACL", "SETUSER", "limited", "reset", "on", ">limited-pass", "~allowed:*", "~migrate:probe", "+@all")
-            let targetURL = Servers.tls.replacingOccurrences(of: "rediss://", with: "rediss://limited@")
+            let (admin, targetURL) = try await limitedTLSTarget(allowing: "allowed:*")
             let base = ["redis", "--source", Servers.source, "--target", targetURL, "--target-ca-file", Servers.tlsCA, "--fresh"]
             let environment = ["MIGRATE_TARGET_PASSWORD": "limited-pass"]
 

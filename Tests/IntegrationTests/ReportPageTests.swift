@@ -130,13 +130,11 @@ extension Integration {
         @Test func aRunWithRefusedRecords() async throws {
             let source = try await Servers.client(Servers.source)
             try await source.flushAll()
-            for index in 0..<30 { try await source.must("SET", "allowed:\(index)", "v") }
             for index in 0..<3 { try await source.must("SET", "denied:\(index)", "v") }
-            let admin = try await Servers.client(Servers.tls, user: Servers.tlsUser, password: Servers.tlsPassword, ca: Servers.tlsCA)
-            try await admin.flushAll()
-            try await admin.must("ACL", "SETUSER", "limited", "reset", "on", ">limited-pass", "~allowed:*", "~migrate:probe", "+@all")
+            for index in 0..<30 { try await source.must("SET", "allowed:\(index)", "v") }
+            let (admin, targetURL) = try await limitedTLSTarget(allowing: "allowed:*")
             let directory = checkpointDirectory()
-            let result = try await CLI.run(["redis", "--source", Servers.source, "--target", Servers.tls.replacingOccurrences(of: "rediss://", with: "rediss://limited@"),
+            let result = try await CLI.run(["redis", "--source", Servers.source, "--target", targetURL,
                                             "--target-ca-file", Servers.tlsCA, "--fresh", "--checkpoint-dir", directory, "--skip-refused",
                                             "--report", "\(directory)/report.json", "--report-html", "\(directory)/report.html"],
                                            environment: ["MIGRATE_TARGET_PASSWORD": "limited-pass"])
@@ -220,11 +218,12 @@ extension Integration {
             let target = try await Servers.client(Servers.target)
             try await source.flushAll()
             try await target.flushAll()
-            _ = try await source.pipeline((0..<2000).map { KeyedCommand(key: nil, RESPCommand("SET", "k:\($0)", "\($0)")) })
+            let keys = try await fillEveryType(source)
             let directory = checkpointDirectory()
             try """
                 checkpoint-dir: \(directory)/checkpoints
                 keys:
+                  batch: 5
                   source: \(Servers.source)
                   target: \(Servers.target)
                 """.write(toFile: directory + "/migration.yaml", atomically: true, encoding: .utf8)
@@ -238,6 +237,7 @@ extension Integration {
             #expect(page.charts.contains { $0.title == "redis: keys per second" } && page.charts.contains { $0.title == "verify source→target: keys per second" },
                     "\(page.charts.map(\.title))")
             #expect(page.text.contains("Phase keys: succeeded"))
+            #expect(page.text.contains("every one of the \(keys) selected keys is accounted for"), "\(page.text)")
             let again = try await CLI.run(["report", directory + "/run.json", "--html", directory + "/again.html"])
             #expect(again.status == 0, "\(again.output)")
             #expect(try Self.read(directory + "/again.html") == html, "the page is a pure rendering of the JSON report")
@@ -245,4 +245,14 @@ extension Integration {
             await target.close()
         }
     }
+}
+
+/// The TLS server with a user `limited` (password `limited-pass`) that may touch only the keys matching `pattern`:
+/// a target that refuses the others with NOPERM. Returns an admin client, to delete the user afterwards, and the
+/// target's URI for that user.
+func limitedTLSTarget(allowing pattern: String) async throws -> (admin: RedisClient, uri: String) {
+    let admin = try await Servers.client(Servers.tls, user: Servers.tlsUser, password: Servers.tlsPassword, ca: Servers.tlsCA)
+    try await admin.flushAll()
+    try await admin.must("ACL", "SETUSER", "limited", "reset", "on", ">limited-pass", "~\(pattern)", "~migrate:probe", "+@all")
+    return (admin, Servers.tls.replacingOccurrences(of: "rediss://", with: "rediss://limited@"))
 }
