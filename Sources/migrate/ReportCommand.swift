@@ -76,20 +76,22 @@ enum ReportOutput {
         arguments.map(ServiceURI.redact)
     }
 
-    /// Runs `body` keeping a timeline, and adds it and the run's context to the report it returns.
+    /// Runs `body` keeping a timeline, and adds it and the run's context (with whether each side uses TLS) to
+    /// the report it returns.
     static func recording(arguments: [String], facts: [[String]],
                           _ body: () async throws -> MigrationReport) async throws -> MigrationReport {
         var (report, timeline) = try await ProgressTimeline.recording { try await body() }
         report.timeline = timeline
-        report.context = RunContext(toolVersion: toolVersion, arguments: redacted(arguments), facts: facts)
+        report.context = RunContext(toolVersion: toolVersion, arguments: redacted(arguments),
+                                    facts: facts + [["source TLS", tls(report.source)], ["target TLS", tls(report.target)]])
         return report
     }
 
-    /// Facts about source and target for the report (versions, topology, memory, TLS), from a copy command's
+    /// Facts about source and target for the report (versions, topology, memory), from a copy command's
     /// inventory without a sample; none when no report file is asked for, so a run without one starts at once.
     static func facts(of command: any PhaseCopyCommand, wanted: Bool) async -> [[String]] {
         guard wanted, let plan = try? await command.inventory(sampleSize: 0) else { return [] }
-        return plan.facts + [["source TLS", tls(plan.source)], ["target TLS", tls(plan.target)]]
+        return plan.facts
     }
 
     /// Whether an address (`rediss://…`, `https://…`, `bolt+s://…`, `postgres://…?sslmode=require`) asks for TLS.

@@ -173,6 +173,7 @@ extension Integration {
                        html: try Self.read("\(directory)/report.html"))
             #expect(page.text.contains("value differs: \"hash\" (db 0, hash): field \"f1\": source \"v1\", target \"changed\""), "\(page.text)")
             #expect(page.text.contains("extra in target: \"extra:key\""))
+            #expect(page.text.contains("source TLS no") && page.text.contains("target TLS no"), "\(page.text)")
             await source.close()
             await target.close()
         }
