@@ -3,20 +3,32 @@ import MigrationCore
 import Postgres
 import Qdrant
 
-/// Upserts records into Qdrant collections, `wait=true`, in requests bounded by point count and bytes.
+/// Upserts records into Qdrant collections, `wait=true`, in requests bounded by point count and bytes. What a
+/// cluster answers while shards move or a replica is lost (503, "no active replica", "Please retry") is retried
+/// with backoff and counted.
 struct CollectionWriter: BatchWriter {
     let configuration: QdrantConfiguration
     let jobs: [String: VectorJob]
     let maxRequestBytes: Int
     /// Where points the target acknowledged but does not hold are listed; without one they fail the batch.
     let deadLetters: DeadLetterFile?
+    /// The `ordering` of upserts (`nil`: Qdrant's default, weak).
+    let ordering: WriteOrdering?
+    /// How upserts refused while shards move are retried.
+    let retry: RetryPolicy
     private var client: QdrantClient?
 
-    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?) {
+    /// The tally entry that counts upserts retried after a cluster refused them.
+    static let retriedUpserts = "upserts retried while the cluster moved shards"
+
+    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?,
+         ordering: WriteOrdering? = nil, retry: RetryPolicy = RetryPolicy()) {
         self.configuration = configuration
         self.jobs = jobs
         self.maxRequestBytes = maxRequestBytes
         self.deadLetters = deadLetters
+        self.ordering = ordering
+        self.retry = retry
     }
 
     mutating func reset() async {
@@ -35,10 +47,14 @@ struct CollectionWriter: BatchWriter {
         var body: [UInt8] = []
         var sent: [VectorRecord] = []
         var lost: [VectorRecord] = []
+        var retried = 0
+        let ordering = self.ordering, retry = self.retry
         func flush() async throws {
             guard !sent.isEmpty else { return }
             body.append(contentsOf: "]}".utf8)
-            try await client.upsert(collection, body: body)
+            try await retry.run(isTransient: { ($0 as? QdrantError)?.isShardMovement == true }, onRetry: { _, _ in retried += 1 }) {
+                try await client.upsert(collection, body: body, ordering: ordering)
+            }
             // "completed" is the target's word; the points it holds are the proof.
             let held = Set(try await client.heldIDs(collection, ids: sent.map(\.id)).map(UUIDText.canonical))
             lost += sent.filter { !held.contains(UUIDText.canonical($0.id)) }
@@ -62,6 +78,7 @@ struct CollectionWriter: BatchWriter {
             outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         try await flush()
+        if retried > 0 { outcome.tally.add(Self.retriedUpserts, retried) }
         outcome.ledger.selected(partition, records.count)
         outcome.ledger.written(partition, records.count - lost.count)
         if !lost.isEmpty {
