@@ -99,6 +99,13 @@ struct ClusterSettings: Sendable {
                 text(settings.onDiskPayload)]
     }
 
+    /// A collection's settings in a note: `3 shards × 2 replicas, write consistency 1, vectors in RAM, payload on disk`.
+    func summary(_ collection: PlannedCollection) -> String {
+        let settings = effective(collection.settings)
+        let vectors = collection.exists && collection.settings.onDiskVectors == nil ? "some vectors on disk" : settings.onDiskVectors == true ? "vectors on disk" : "vectors in RAM"
+        return "\(settings.shards ?? 1) shard(s) × \(settings.replicationFactor ?? 1) replica(s), write consistency \(settings.writeConsistencyFactor ?? 1), \(vectors), payload \(settings.onDiskPayload == true ? "on disk" : "in RAM")"
+    }
+
     /// The plan table's columns.
     static let columns = ["collection", "state", "shards", "replicas", "write consistency", "vectors on disk", "payload on disk"]
 }

@@ -337,7 +337,7 @@ struct VectorPlan {
                     let (collection, note) = try await prepareCollection(name, for: job, client: client, cluster: cluster, apply: apply)
                     planned.append(collection)
                     notes += cluster.warnings(for: collection, job: job)
-                    if let note { notes.append(note) }
+                    notes.append(note ?? "collection \(name) \(collection.exists ? "exists" : "created"): \(cluster.summary(collection))")
                     notes += try await aliases.carry(job, to: name, client: client, apply: apply)
                 }
             } catch {
@@ -393,7 +393,7 @@ struct VectorPlan {
                 try await client.createCollection(name, body: collectionBody(for: job, settings: creation))
             } else {
                 let vectors = job.vectors.map { "\($0.targetName ?? "(unnamed)") \($0.sparse ? "sparse" : "\($0.dimensions ?? 0)d \($0.distance)")" }
-                return (planned, "collection \(name) will be created (\(vectors.joined(separator: ", ")))")
+                return (planned, "collection \(name) will be created (\(vectors.joined(separator: ", "))): \(cluster.summary(planned))")
             }
         }
         guard apply else { return (planned, nil) }
