@@ -201,6 +201,8 @@ struct TargetTable: Sendable {
             }
             switch data {
             case .dense(let values): fields.append(PostgresBinary.encodeVector(values))
+            case .multi:
+                throw InvalidRecord(key: record.key, reason: "vector \(vector.name ?? "(unnamed)") is a multivector, which pgvector has no column type for; leave it out of the mapping's vectors")
             case .sparse(let indices, let values):
                 let dimensions = Int(indices.max() ?? 0) + 1
                 fields.append(PostgresBinary.encodeSparseVector(dimensions: dimensions, indices: indices.map { Int32(bitPattern: $0) }, values: values))

@@ -188,7 +188,8 @@ extension Integration {
             let points = (1...30).map { i -> String in
                 let dense = (0..<4).map { String(Double(i * 4 + $0)) }.joined(separator: ",")
                 let words = #"{"indices":[\#(i),\#(i + 100)],"values":[0.5,1.5]}"#
-                return #"{"id":\#(i),"vector":{"dense":[\#(dense)],"words":\#(words)},"payload":{"kind":"\#(i % 3 == 0 ? "a" : "b")","n":\#(i)}}"#
+                let colbert = i % 2 == 0 ? #","colbert":[[\#(i),1.5],[0.25,\#(i * 2)],[3,4]]"# : ""
+                return #"{"id":\#(i),"vector":{"dense":[\#(dense)],"words":\#(words)\#(colbert)},"payload":{"kind":"\#(i % 3 == 0 ? "a" : "b")","n":\#(i)}}"#
             }
             try await source.upsert("rich", body: Array(#"{"points":[\#(points.joined(separator: ","))]}"#.utf8))
             try await source.createPayloadIndex("rich", field: "kind", schema: .object([("type", .string("keyword")), ("is_tenant", .bool(true))]))
@@ -219,8 +220,12 @@ extension Integration {
             #expect(try await target.count("rich") == 30)
             await target.close()
 
+            let multi = try #require(try await VectorServers.client(servers.targetStore).retrieve("rich", ids: [.int(4)]).first)
+            #expect(multi["vector"]?["colbert"]?.array?.count == 3, "multivectors travel: \(multi)")
+
             let verification = try await VectorVerification(settings: settings).run()
             #expect(verification.outcome == .succeeded, "\(verification.rendered())")
+            #expect(verification.totals["matched"] == 30)
         }
 
         @Test func verifyFlagsADeadReplicaAndACollectionThatIsNotGreen() async throws {

@@ -88,4 +88,17 @@ import Testing
         let body = VectorPlan.collectionBody(for: job, settings: ShardSettings(shards: 3, replicationFactor: 2, writeConsistencyFactor: 1))
         #expect(JSONWriter.text(body) == #"{"vectors":{"dense":{"size":4,"distance":"Dot","hnsw_config":{"m":8},"datatype":"float16","on_disk":true}},"sparse_vectors":{"words":{"modifier":"idf"}},"shard_number":3,"replication_factor":2,"write_consistency_factor":1,"hnsw_config":{"m":32},"optimizers_config":{"indexing_threshold":5000}}"#)
     }
+
+    @Test func multivectorsTravelAsListsOfVectors() throws {
+        let point = try JSONParser.parse(Array(#"{"id":1,"vector":{"colbert":[[1.0,0.0],[0.5,0.5]]},"payload":{}}"#.utf8))
+        let record = try VectorJob.record(fromPoint: point, payloadSpecs: [])
+        #expect(record.vectors.first?.data == .multi([[1, 0], [0.5, 0.5]]))
+        var out: [UInt8] = []
+        record.writePoint(into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"id":1,"vector":{"colbert":[[1.0,0.0],[0.5,0.5]]},"payload":{}}"#)
+        var changed = record
+        changed.vectors = [("colbert", .multi([[1, 0], [0.5, 0.25]]))]
+        #expect(record.difference(from: changed, normalized: []) == "vector colbert[1] differs at index 1: source 0.5, target 0.25")
+        #expect(record.checksumDigest(approximate: []) != changed.checksumDigest(approximate: []))
+    }
 }
