@@ -123,13 +123,22 @@ struct CollectionAliases: Sendable {
         let source = QdrantClient(configuration)
         let aliases: [CollectionAlias]
         do {
-            aliases = try await source.aliases()
+            aliases = try await Self.aliases(source)
         } catch {
             await source.close()
             throw error
         }
         await source.close()
-        return CollectionAliases(source: aliases, target: try await client.aliases())
+        return CollectionAliases(source: aliases, target: try await Self.aliases(client))
+    }
+
+    /// `GET /aliases`; none when the server does not route it (404).
+    private static func aliases(_ client: QdrantClient) async throws(QdrantError) -> [CollectionAlias] {
+        do {
+            return try await client.aliases()
+        } catch .status(404, _, _) {
+            return []
+        }
     }
 
     /// Creates (when `apply`) the source collection's aliases for the target collection `name`; returns notes.

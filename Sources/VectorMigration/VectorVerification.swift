@@ -110,12 +110,19 @@ public struct VectorVerification: Sendable {
                 return nil
             }).sorted() {
                 guard let info = try await client.collection(name) else { continue }
-                let cluster = try await client.collectionCluster(name)
-                let inactive = cluster.inactive
-                rows.append([name, info.status, String(cluster.shardCount), String(cluster.replicas.count), inactive.isEmpty ? "0" : inactive.joined(separator: "; ")])
                 if info.status != "green" {
                     problems.append("collection \(name) is \(info.status), not green: Qdrant is still optimizing it (yellow, grey) or an operation failed (red); wait and verify again, and check the nodes' logs if it stays so")
                 }
+                let cluster: CollectionClusterInfo
+                do {
+                    cluster = try await client.collectionCluster(name)
+                } catch .status(404, _, _) {
+                    // A server without the endpoint (a proxy that does not route it): the status is all there is.
+                    rows.append([name, info.status, "?", "?", "? (no GET /collections/\(name)/cluster)"])
+                    continue
+                }
+                let inactive = cluster.inactive
+                rows.append([name, info.status, String(cluster.shardCount), String(cluster.replicas.count), inactive.isEmpty ? "0" : inactive.joined(separator: "; ")])
                 if !inactive.isEmpty {
                     problems.append("collection \(name) has shard replicas that are not Active: \(inactive.joined(separator: ", ")). Until they are, a lost node can lose points; see GET /collections/\(name)/cluster and recover or replicate the shards")
                 }
