@@ -276,5 +276,30 @@ extension Integration {
             let refused = await VectorInventory(settings: settings).take()
             #expect(refused.problems.contains { $0.contains("--require-tls refuses") }, "\(refused.problems)")
         }
+    
+        @Test func theCommandLineTakesTheSettingsAndRefusesImpossibleOnes() async throws {
+            let servers = try await ClusterPair.start()
+            defer { servers.stop() }
+            try await servers.seed("docs")
+            let base = ["vectors", "--source", servers.source.url, "--target", servers.target.url, "--collection", "docs",
+                        "--checkpoint-dir", checkpointDirectory()]
+            let refused = try await CLI.run(base + ["--replication-factor", "0"])
+            #expect(refused.status == 64 && refused.output.contains("--replication-factor must be 1 or more"), "\(refused.output)")
+            let badOrdering = try await CLI.run(base + ["--write-ordering", "fast"])
+            #expect(badOrdering.status == 64 && badOrdering.output.contains("weak, medium or strong"), "\(badOrdering.output)")
+
+            let copied = try await CLI.run(base + ["--shards", "2", "--replication-factor", "3", "--write-consistency-factor", "2", "--write-ordering", "strong"])
+            #expect(copied.status == 0, "\(copied.output)")
+            #expect(copied.output.contains("collection docs created: 2 shard(s) × 3 replica(s), write consistency 2"), "\(copied.output)")
+            let (settings, cluster) = try await shardSettings(servers.targetStore, "docs")
+            #expect(settings.shards == 2 && settings.replicationFactor == 3 && settings.writeConsistencyFactor == 2)
+            #expect(cluster.replicas.count == 6)
+
+            // Asking again for other settings is refused before anything is written.
+            let differs = try await CLI.run(base + ["--replication-factor", "2"])
+            #expect(differs.status != 0 && differs.output.contains("replication_factor 2 (the collection has 3)"), "\(differs.output)")
+            let verify = try await CLI.run(["verify", "vectors", "--source", servers.source.url, "--target", servers.target.url, "--collection", "docs"])
+            #expect(verify.status == 0, "\(verify.output)")
+        }
     }
 }
