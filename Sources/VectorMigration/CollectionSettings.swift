@@ -11,9 +11,8 @@ struct PlannedCollection: Sendable, Equatable {
 }
 
 /// Where a new collection's shard settings come from, weakest first: the cluster defaults (as many shards as
-/// peers, two replicas), a Qdrant source collection's own settings (its shards and replicas only when the
-/// source is itself a cluster: a single node's 1 and 1 are its defaults, not a choice), the mapping's target,
-/// the command line.
+/// peers, two replicas), a Qdrant source collection's own settings (from a single node, a shard count or
+/// factor of 1 is its default, not a choice, and is not copied), the mapping's target, the command line.
 struct ClusterSettings: Sendable {
     var target: ClusterStatus?
     var source: ClusterStatus?
@@ -49,9 +48,10 @@ struct ClusterSettings: Sendable {
         if case .collection(_, let info) = job.source {
             var inherited = ShardSettings(config: info.config)
             if source?.enabled != true {
-                inherited.shards = nil
-                inherited.replicationFactor = nil
-                inherited.writeConsistencyFactor = nil
+                // A single node's 1s are its defaults, not a choice: the cluster's defaults apply instead.
+                inherited.shards = inherited.shards == 1 ? nil : inherited.shards
+                inherited.replicationFactor = inherited.replicationFactor == 1 ? nil : inherited.replicationFactor
+                inherited.writeConsistencyFactor = inherited.writeConsistencyFactor == 1 ? nil : inherited.writeConsistencyFactor
             }
             base = base.overridden(by: inherited)
         }

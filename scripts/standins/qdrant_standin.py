@@ -602,6 +602,21 @@ class Collection:
             "payload_schema": payload_schema,
         }
 
+    def update_params(self, req: m.UpdateCollection) -> None:
+        """`PATCH /collections/{c}`: replication and on-disk params are recorded (as Qdrant does, a higher
+        replication_factor adds no replica by itself); other parameters are accepted and ignored."""
+        params = req.params
+        if params is None:
+            return
+        for field in ("replication_factor", "write_consistency_factor"):
+            value = getattr(params, field)
+            if value is not None and value < 1:
+                raise format_error(f"{field}: invalid value: integer `{value}`, expected a nonzero u32")
+        self.replication_factor = params.replication_factor or self.replication_factor
+        self.write_consistency_factor = params.write_consistency_factor or self.write_consistency_factor
+        if params.on_disk_payload is not None:
+            self.req = self.req.model_copy(update={"on_disk_payload": params.on_disk_payload})
+
     def cluster_info(self) -> dict:
         """`GET /collections/{c}/cluster` as the first peer (the one answering) sees it."""
         points = self.shard.info().points_count
@@ -1419,9 +1434,10 @@ class Handler(BaseHTTPRequestHandler):
                     if method == "DELETE":
                         return store.delete(name)
                     if method == "PATCH":
-                        store.get(name)
-                        self.json_body(raw_body)
-                        return True  # parameters are accepted and ignored
+                        col = store.get(name)
+                        with col.lock:
+                            col.update_params(validate(m.UpdateCollection, self.json_body(raw_body)))
+                        return True
                 elif rest == ["exists"] and method == "GET":
                     return {"exists": name in store.names()}
                 elif rest == ["cluster"] and method == "GET":

@@ -585,7 +585,7 @@ def cluster(tmp_module):
     srv.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster_client(cluster):
     c = QdrantClient(url=f"http://127.0.0.1:{cluster.port}", prefer_grpc=False, timeout=60)
     yield c
@@ -701,3 +701,14 @@ def test_aliases(cluster_client):
     assert exc.value.status_code == 404
     cluster_client.delete_collection("aliased")
     assert cluster_client.get_aliases().aliases == []
+
+
+def test_patch_records_replication_params(cluster_client):
+    cluster_client.create_collection("patched", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT),
+                                     shard_number=1, replication_factor=1)
+    cluster_client.update_collection("patched", collection_params=models.CollectionParamsDiff(
+        replication_factor=2, write_consistency_factor=2, on_disk_payload=False))
+    params = cluster_client.get_collection("patched").config.params
+    assert (params.replication_factor, params.write_consistency_factor, params.on_disk_payload) == (2, 2, False)
+    info = cluster_client.http.distributed_api.collection_cluster_info("patched").result
+    assert len(info.local_shards) + len(info.remote_shards) == 1, "a new factor adds no replica by itself"
