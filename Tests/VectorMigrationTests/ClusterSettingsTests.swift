@@ -101,4 +101,28 @@ import Testing
         #expect(record.difference(from: changed, normalized: []) == "vector colbert[1] differs at index 1: source 0.5, target 0.25")
         #expect(record.checksumDigest(approximate: []) != changed.checksumDigest(approximate: []))
     }
+
+    @Test func aNewCollectionsSettingsComeFromDefaultsSourceMappingAndOptionsInThatOrder() throws {
+        func job(shards: Int, replicas: Int, target: CollectionMapping.Target = .init(collection: "c")) throws -> VectorJob {
+            let config = try JSONParser.parse(Array(#"{"params":{"vectors":{"size":2,"distance":"Dot"},"shard_number":\#(shards),"replication_factor":\#(replicas)}}"#.utf8))
+            let info = CollectionInfo(vectors: [VectorSpace(name: nil, size: 2, distance: "Dot")], config: config, payloadSchema: [], pointsCount: nil)
+            return try VectorJob.forCollection("c", info: info, mapping: CollectionMapping(name: "c", source: .init(collection: "c"), target: target),
+                                               target: .collection("c"), shard: nil)
+        }
+        let three = ClusterStatus(enabled: true, peerID: "1", peers: ["1", "2", "3"])
+        let single = ClusterStatus(enabled: false, peerID: nil, peers: [])
+        let fromSingle = ClusterSettings(target: three, source: single, options: ShardSettings())
+        #expect(fromSingle.creation(for: try job(shards: 1, replicas: 1)) == ShardSettings(shards: 3, replicationFactor: 2, onDiskVectors: false), "a single node's 1s are defaults")
+        #expect(fromSingle.creation(for: try job(shards: 4, replicas: 1)).shards == 4, "a chosen shard count travels")
+        let fromCluster = ClusterSettings(target: three, source: three, options: ShardSettings())
+        #expect(fromCluster.creation(for: try job(shards: 6, replicas: 1)) == ShardSettings(shards: 6, replicationFactor: 1, onDiskVectors: false))
+        #expect(fromCluster.creation(for: try job(shards: 6, replicas: 1, target: .init(collection: "c", replicationFactor: 3))).replicationFactor == 3)
+        let optioned = ClusterSettings(target: three, source: three, options: ShardSettings(replicationFactor: 2))
+        #expect(optioned.creation(for: try job(shards: 6, replicas: 1, target: .init(collection: "c", replicationFactor: 3))).replicationFactor == 2)
+        let alone = ClusterSettings(target: single, source: nil, options: ShardSettings())
+        #expect(alone.creation(for: try job(shards: 1, replicas: 1)) == ShardSettings(onDiskVectors: false), "a single-node target keeps Qdrant's defaults")
+        let warnings = fromCluster.warnings(for: PlannedCollection(name: "c", exists: false, settings: ShardSettings(shards: 6, replicationFactor: 1), unasked: []),
+                                            job: try job(shards: 6, replicas: 1))
+        #expect(warnings.count == 1 && warnings[0].contains("about 1/3 of the collection"))
+    }
 }
