@@ -133,6 +133,9 @@ struct VectorPlan {
             notes.append(rule.summary + ", in point ids and payload")
         }
         notes += try transportWarnings(settings)
+        if case .postgres = settings.target, settings.collectionSettings != ShardSettings() || settings.writeOrdering != nil {
+            throw VectorMigrationError.unsupported("--shards, --replication-factor, --write-consistency-factor and --write-ordering are Qdrant settings, but the target \(settings.target.displayName) is PostgreSQL: drop them")
+        }
         var targetCluster: ClusterStatus?
         if case .qdrant(let configuration) = settings.target {
             targetCluster = try await ClusterSettings.status(configuration)
@@ -417,7 +420,7 @@ struct VectorPlan {
     /// The body of `PUT /collections/{name}`: vectors as the job writes them, with a Qdrant source's own vector
     /// parameters (HNSW, quantization, on-disk, datatype, multivector) and its HNSW, optimizer and quantization
     /// settings, HNSW from the mapping when it gives one, and `settings` (shards, replicas, on-disk) over all.
-    static func collectionBody(for job: VectorJob, settings: ShardSettings = ShardSettings()) -> JSONValue {
+    static func collectionBody(for job: VectorJob, settings: ShardSettings) -> JSONValue {
         var body: [(String, JSONValue)] = []
         var sourceConfig: JSONValue?
         if case .collection(_, let info) = job.source { sourceConfig = info.config }

@@ -15,20 +15,19 @@ struct CollectionWriter: BatchWriter {
     /// The `ordering` of upserts (`nil`: Qdrant's default, weak).
     let ordering: WriteOrdering?
     /// How upserts refused while shards move are retried.
-    let retry: RetryPolicy
+    private let retry = RetryPolicy()
     private var client: QdrantClient?
 
     /// The tally entry that counts upserts retried after a cluster refused them.
     static let retriedUpserts = "upserts retried while the cluster moved shards"
 
     init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?,
-         ordering: WriteOrdering? = nil, retry: RetryPolicy = RetryPolicy()) {
+         ordering: WriteOrdering?) {
         self.configuration = configuration
         self.jobs = jobs
         self.maxRequestBytes = maxRequestBytes
         self.deadLetters = deadLetters
         self.ordering = ordering
-        self.retry = retry
     }
 
     mutating func reset() async {
