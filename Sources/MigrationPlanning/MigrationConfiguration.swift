@@ -39,7 +39,7 @@ public struct MigrationConfiguration: Sendable {
             let common: Set<String> = ["dry-run", "resume", "fresh", "checkpoint-dir", "rate", "report"]
             switch self {
             case .keys: return common.union(["mode", "skip-refused"])
-            case .vectors: return common.union(["create-tables", "max-request-bytes"])
+            case .vectors: return common.union(["create-tables", "max-request-bytes", "shards", "replication-factor", "write-consistency-factor", "write-ordering"])
             case .graph: return common.union(["export-csv", "s3", "s3-endpoint", "loader-role-arn"])
             }
         }

@@ -100,6 +100,8 @@ public struct CollectionInfo: Sendable {
     public var payloadSchema: [(String, JSONValue)]
     /// Points in the collection (approximate, as Qdrant reports it).
     public var pointsCount: Int?
+    /// `green`, `yellow`, `grey` or `red`.
+    public var status: String = "green"
 }
 
 /// A Qdrant REST client over one kept-alive HTTP connection. Belongs to one task.
@@ -149,7 +151,33 @@ public final class QdrantClient {
             spaces.append(VectorSpace(name: name, size: 0, distance: "", sparse: true))
         }
         return CollectionInfo(vectors: spaces, config: config, payloadSchema: result["payload_schema"]?.object ?? [],
-                              pointsCount: result["points_count"]?.int.map(Int.init))
+                              pointsCount: result["points_count"]?.int.map(Int.init), status: result["status"]?.string ?? "?")
+    }
+
+    /// `GET /cluster`: whether the deployment is a cluster, and its peers.
+    public func clusterStatus() async throws(QdrantError) -> ClusterStatus {
+        ClusterStatus(parsing: try await request("GET", "/cluster", operation: "GET /cluster"))
+    }
+
+    /// `GET /collections/{name}/cluster`: the collection's shards and the state of every replica.
+    public func collectionCluster(_ name: String) async throws(QdrantError) -> CollectionClusterInfo {
+        CollectionClusterInfo(parsing: try await request("GET", "/collections/\(Self.escape(name))/cluster", operation: "GET /collections/\(name)/cluster"))
+    }
+
+    /// `GET /aliases`: every alias and its collection.
+    public func aliases() async throws(QdrantError) -> [CollectionAlias] {
+        let result = try await request("GET", "/aliases", operation: "GET /aliases")
+        return (result["aliases"]?.array ?? []).compactMap { entry in
+            guard let alias = entry["alias_name"]?.string, let collection = entry["collection_name"]?.string else { return nil }
+            return CollectionAlias(alias: alias, collection: collection)
+        }
+    }
+
+    /// `POST /collections/aliases` with one `create_alias` action.
+    public func createAlias(_ alias: String, collection: String) async throws(QdrantError) {
+        let action = JSONValue.object([("create_alias", .object([("collection_name", .string(collection)), ("alias_name", .string(alias))]))])
+        _ = try await request("POST", "/collections/aliases", body: JSONWriter.bytes(.object([("actions", .array([action]))])),
+                              operation: "create alias \(alias) → \(collection)")
     }
 
     /// `PUT /collections/{name}` with `body` (vectors, hnsw_config, ...).
@@ -169,10 +197,11 @@ public final class QdrantClient {
                               operation: "create payload index \(collection).\(field)")
     }
 
-    /// `PUT /collections/{name}/points?wait=true` with a body of `{"points":[…]}` already serialized.
-    public func upsert(_ collection: String, body: [UInt8]) async throws(QdrantError) {
+    /// `PUT /collections/{name}/points?wait=true[&ordering=…]` with a body of `{"points":[…]}` already serialized.
+    public func upsert(_ collection: String, body: [UInt8], ordering: WriteOrdering? = nil) async throws(QdrantError) {
         let operation = "upsert into \(collection)"
-        let result = try await request("PUT", "/collections/\(Self.escape(collection))/points?wait=true", body: body, operation: operation)
+        let query = "wait=true" + (ordering.map { "&ordering=\($0.rawValue)" } ?? "")
+        let result = try await request("PUT", "/collections/\(Self.escape(collection))/points?\(query)", body: body, operation: operation)
         // With wait=true Qdrant answers only once the points are applied: anything but "completed" is no acknowledgement.
         guard result["status"]?.string == "completed" else {
             throw .malformed("the upsert was not acknowledged as completed (status \(result["status"].map(JSONWriter.text) ?? "missing"))", operation: operation)

@@ -156,6 +156,10 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
     case noMatchingSources(String)
     case idCollision(collection: String, rows: [String], cause: String)
     case lostPoints(collection: String, records: [(key: [String], id: String)])
+    /// An existing target collection whose shard settings are not the ones asked for.
+    case collectionSettingsDiffer(collection: String, differences: [String])
+    /// An api-key would travel over plain `http://` and `--require-tls` forbids it.
+    case insecureTransport(String)
     case unsupported(String)
 
     public var description: String {
@@ -181,6 +185,11 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
             let named = records.prefix(10).map { "point \($0.id) (row \($0.key.joined(separator: ", ")))" }.joined(separator: ", ")
             return "collection \(collection) acknowledged the upsert as completed but does not hold \(records.count) of its points: \(named)"
                 + (records.count > 10 ? " and \(records.count - 10) more" : "") + ". The target lost acknowledged writes; check its health and storage before running again."
+        case .collectionSettingsDiffer(let collection, let differences):
+            return "collection \(collection) exists with other settings than asked for: " + differences.joined(separator: ", ")
+                + ". migrate neither reuses it as it is nor recreates it: delete it (or write to another collection), or ask for the settings it has."
+        case .insecureTransport(let message):
+            return message
         case .unsupported(let message):
             return message
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MigrationCore
+import Qdrant
 
 /// `migrate plan` for vectors: the tables or collections the mapping selects, their rows and vectors, the target
 /// each goes to (checked: dimensions, distance, columns, primary key; what a run would create is listed), and a
@@ -25,12 +26,20 @@ public struct VectorInventory: Sendable {
         }
         result.records = plan.estimatedRows
         result.notes = plan.notes
+        if let cluster = plan.targetCluster {
+            result.facts.append(["target cluster", cluster.enabled ? "enabled, \(cluster.peers.count) peers" : "disabled (a single node)"])
+        }
+        if let ordering = plan.writeOrdering { result.facts.append(["write ordering", "\(ordering.rawValue), wait=true"]) }
         result.sections.append(.init(
             title: "sources", columns: ["source", "rows", "vectors", "target"],
             rows: plan.jobs.map { job in
                 let vectors = job.vectors.map { "\($0.sourceName) \($0.sparse ? "sparse" : "\($0.dimensions.map(String.init) ?? "?")d") \($0.distance)" }
                 return [job.sourceDisplay, Format.count(plan.rowsPerJob[job.name] ?? 0), vectors.joined(separator: ", "), job.targetDisplay]
             }))
+        if !plan.collections.isEmpty {
+            let cluster = ClusterSettings(target: plan.targetCluster, source: nil, options: settings.collectionSettings)
+            result.sections.append(.init(title: "target collections", columns: ClusterSettings.columns, rows: plan.collections.map(cluster.row)))
+        }
         guard let job = plan.jobs.first(where: { (plan.rowsPerJob[$0.name] ?? 0) > 0 }) else { return result }
         do {
             let started = ContinuousClock.now

@@ -282,13 +282,18 @@ struct VectorJob: Sendable {
         let key = [UUIDText.canonical(id)]
         var vectors: [(name: String?, data: VectorData)] = []
         func vector(_ value: JSONValue) throws -> VectorData {
+            if let values = value.array, values.first?.array != nil {
+                let rows = values.compactMap(\.array)
+                guard rows.count == values.count else { throw InvalidRecord(key: key, reason: "a multivector mixes numbers and lists") }
+                return .multi(rows.map { $0.map { Float($0.double ?? .nan) } })
+            }
             if let values = value.array {
                 return .dense(values.map { Float($0.double ?? .nan) })
             }
             if let indices = value["indices"]?.array, let values = value["values"]?.array {
                 return .sparse(indices: indices.map { UInt32($0.int ?? 0) }, values: values.map { Float($0.double ?? .nan) })
             }
-            throw InvalidRecord(key: key, reason: "unsupported vector shape (multivectors are not migrated yet)")
+            throw InvalidRecord(key: key, reason: "unsupported vector shape (neither a list of numbers, a list of lists nor {indices, values})")
         }
         switch point["vector"] {
         case .array?:

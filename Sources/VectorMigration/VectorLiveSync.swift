@@ -31,12 +31,14 @@ public struct VectorLiveSync: Sendable {
 
     /// Runs the copy, then polls until `stop` is requested; returns the copy's report with the live counters.
     public func run(stop: StopRequest) async throws -> MigrationReport {
-        let settings = migration.settings
-        guard case .postgres(let configuration, _, _) = settings.source else {
+        guard case .postgres(let configuration, _, _) = migration.settings.source else {
             throw VectorMigrationError.unsupported("--live follows a PostgreSQL source through an updated-at column; a Qdrant source has none")
         }
         // Checked, not prepared: the copy creates what is missing; the polls need the target tables it writes.
-        let plan = try await VectorPlan.make(settings, targets: .check)
+        let plan = try await VectorPlan.make(migration.settings, targets: .check)
+        var planned = migration.settings
+        planned.writeOrdering = plan.writeOrdering
+        let settings = planned
         var columnTypes: [String: String] = [:]
         for job in plan.jobs {
             guard case .table(let schema) = job.source else { continue }

@@ -1,5 +1,6 @@
 import Foundation
 import MigrationCore
+import Qdrant
 import Yams
 
 /// How one source table or collection becomes one target collection or table.
@@ -36,19 +37,49 @@ public struct CollectionMapping: Sendable, Hashable, Decodable {
         public var collection: String?
         /// A PostgreSQL table.
         public var table: String?
+        /// `shard_number` of a new collection.
+        public var shards: Int?
+        /// `replication_factor` of a new collection: copies of each shard, on different peers.
+        public var replicationFactor: Int?
+        /// `write_consistency_factor` of a new collection: replicas that must apply a write.
+        public var writeConsistencyFactor: Int?
+        /// `on_disk` of every dense vector of a new collection.
+        public var onDisk: Bool?
+        /// `on_disk_payload` of a new collection.
+        public var onDiskPayload: Bool?
 
-        public init(collection: String? = nil, table: String? = nil) {
+        public init(collection: String? = nil, table: String? = nil, shards: Int? = nil, replicationFactor: Int? = nil,
+                    writeConsistencyFactor: Int? = nil, onDisk: Bool? = nil, onDiskPayload: Bool? = nil) {
             self.collection = collection
             self.table = table
+            self.shards = shards
+            self.replicationFactor = replicationFactor
+            self.writeConsistencyFactor = writeConsistencyFactor
+            self.onDisk = onDisk
+            self.onDiskPayload = onDiskPayload
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case collection, table }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case collection, table, shards, replicationFactor = "replication_factor", writeConsistencyFactor = "write_consistency_factor"
+            case onDisk = "on_disk", onDiskPayload = "on_disk_payload"
+        }
 
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
             let container = try decoder.container(keyedBy: CodingKeys.self)
             self.init(collection: try container.decodeIfPresent(String.self, forKey: .collection),
-                      table: try container.decodeIfPresent(String.self, forKey: .table))
+                      table: try container.decodeIfPresent(String.self, forKey: .table),
+                      shards: try container.decodeIfPresent(Int.self, forKey: .shards),
+                      replicationFactor: try container.decodeIfPresent(Int.self, forKey: .replicationFactor),
+                      writeConsistencyFactor: try container.decodeIfPresent(Int.self, forKey: .writeConsistencyFactor),
+                      onDisk: try container.decodeIfPresent(Bool.self, forKey: .onDisk),
+                      onDiskPayload: try container.decodeIfPresent(Bool.self, forKey: .onDiskPayload))
+        }
+
+        /// The collection settings this target asks for (`nil` where it says nothing).
+        public var shardSettings: ShardSettings {
+            ShardSettings(shards: shards, replicationFactor: replicationFactor, writeConsistencyFactor: writeConsistencyFactor,
+                          onDiskVectors: onDisk, onDiskPayload: onDiskPayload)
         }
     }
 
@@ -314,6 +345,20 @@ public struct VectorMappingFile: Sendable, Decodable {
             }
             if (mapping.target.table == nil) == (mapping.target.collection == nil) {
                 throw Invalid(description: "mapping '\(mapping.name)' in \(path): give exactly one of target.table and target.collection")
+            }
+            let target = mapping.target
+            for (name, value) in [("shards", target.shards), ("replication_factor", target.replicationFactor),
+                                  ("write_consistency_factor", target.writeConsistencyFactor)] {
+                if let value, value < 1 {
+                    throw Invalid(description: "mapping '\(mapping.name)' in \(path): target.\(name) is \(value); it must be 1 or more")
+                }
+            }
+            let asksForCollectionSettings = target.shardSettings != ShardSettings()
+            if target.table != nil && asksForCollectionSettings {
+                throw Invalid(description: "mapping '\(mapping.name)' in \(path): shards, replication_factor, write_consistency_factor, on_disk and on_disk_payload are Qdrant collection settings; a target.table cannot take them")
+            }
+            if let replicas = target.replicationFactor, let consistency = target.writeConsistencyFactor, consistency > replicas {
+                throw Invalid(description: "mapping '\(mapping.name)' in \(path): write_consistency_factor \(consistency) is more than replication_factor \(replicas): a write cannot wait for more replicas than a shard has")
             }
             for field in mapping.payload ?? [] where field.column == nil && field.default == nil {
                 throw Invalid(description: "payload field '\(field.field)' of mapping '\(mapping.name)' needs a column or a default")

@@ -79,7 +79,9 @@ struct VectorCopy: Migration {
     private let countsTarget: Bool
 
     init(_ migration: VectorMigration, plan vectorPlan: VectorPlan) {
-        settings = migration.settings
+        var settings = migration.settings
+        settings.writeOrdering = vectorPlan.writeOrdering
+        self.settings = settings
         self.vectorPlan = vectorPlan
         dryRun = migration.dryRun
         countsTarget = migration.countsTarget
@@ -156,7 +158,8 @@ struct VectorSink: BatchWriter {
         self.jobs = jobs
         switch settings.target {
         case .qdrant(let configuration):
-            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes, deadLetters: deadLetters)
+            qdrant = CollectionWriter(configuration: configuration, jobs: jobs, maxRequestBytes: settings.maxRequestBytes, deadLetters: deadLetters,
+                                      ordering: settings.writeOrdering)
         case .postgres(let configuration, _, _):
             postgres = TableWriter(configuration: configuration, jobs: jobs, targets: targetTables)
         }

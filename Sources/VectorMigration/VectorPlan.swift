@@ -46,6 +46,12 @@ public struct VectorRunSettings: Sendable {
     public var progressStyle: ProgressStyle
     /// Where warnings go.
     public var logger: Logger
+    /// Qdrant collection settings from the command line (`--shards`, …); they override the mapping's.
+    public var collectionSettings = ShardSettings()
+    /// The `ordering` of upserts; `medium` on a cluster target and Qdrant's own default elsewhere when `nil`.
+    public var writeOrdering: WriteOrdering?
+    /// Whether an api-key over plain `http://` is an error rather than a warning.
+    public var requireTLS = false
 
     /// Creates settings.
     public init(source: VectorStore, target: VectorStore, mappings: [CollectionMapping]?, sourceNames: [String], targetName: String?,
@@ -84,6 +90,12 @@ struct VectorPlan {
     /// Rows (or points) per job, this shard's share.
     var rowsPerJob: [String: Int]
     var notes: [String]
+    /// What `GET /cluster` says about a Qdrant target (`nil` for PostgreSQL, or a target without the endpoint).
+    var targetCluster: ClusterStatus?
+    /// The Qdrant target collections as planned (when targets were checked).
+    var collections: [PlannedCollection] = []
+    /// The `ordering` of upserts.
+    var writeOrdering: WriteOrdering?
 
     var estimatedRows: Int { rowsPerJob.values.reduce(0, +) }
 
@@ -120,14 +132,51 @@ struct VectorPlan {
         for rule in Set(jobs.compactMap(\.workspaces)).sorted(by: { $0.summary < $1.summary }) {
             notes.append(rule.summary + ", in point ids and payload")
         }
+        notes += try transportWarnings(settings)
+        if case .postgres = settings.target, settings.collectionSettings != ShardSettings() || settings.writeOrdering != nil {
+            throw VectorMigrationError.unsupported("--shards, --replication-factor, --write-consistency-factor and --write-ordering are Qdrant settings, but the target \(settings.target.displayName) is PostgreSQL: drop them")
+        }
+        var targetCluster: ClusterStatus?
+        if case .qdrant(let configuration) = settings.target {
+            targetCluster = try await ClusterSettings.status(configuration)
+            if let cluster = targetCluster {
+                notes.append(cluster.enabled ? "target: a Qdrant cluster of \(cluster.peers.count) peers" : "target: a single Qdrant node (cluster mode off)")
+            }
+        }
+        let ordering = settings.writeOrdering ?? (targetCluster?.enabled == true ? .medium : nil)
         var targetTables: [String: TargetTable] = [:]
+        var collections: [PlannedCollection] = []
         if targets != .skip {
             if case .postgres(let configuration, _, _) = settings.source {
                 try await withConnection(configuration) { try await IDCollisions.check(jobs, connection: $0) }
             }
-            targetTables = try await prepare(jobs, settings: settings, apply: targets == .prepare, notes: &notes)
+            let cluster = ClusterSettings(target: targetCluster, source: try await sourceCluster(settings), options: settings.collectionSettings)
+            (targetTables, collections) = try await prepare(jobs, settings: settings, cluster: cluster, apply: targets == .prepare, notes: &notes)
         }
-        return VectorPlan(jobs: jobs, targetTables: targetTables, rowsPerJob: try await rows(jobs, settings: settings), notes: notes)
+        if let ordering, case .qdrant = settings.target {
+            notes.append("upserts wait for the target's acknowledgement (wait=true) with ordering=\(ordering.rawValue)")
+        }
+        return VectorPlan(jobs: jobs, targetTables: targetTables, rowsPerJob: try await rows(jobs, settings: settings), notes: notes,
+                          targetCluster: targetCluster, collections: collections, writeOrdering: ordering)
+    }
+
+    /// An api-key that would travel over plain `http://` (a load balancer without TLS): a warning, or with
+    /// `requireTLS` an error.
+    private static func transportWarnings(_ settings: VectorRunSettings) throws -> [String] {
+        var warnings: [String] = []
+        for (role, store) in [("source", settings.source), ("target", settings.target)] {
+            guard case .qdrant(let configuration) = store, configuration.apiKey != nil, configuration.tls == nil else { continue }
+            let message = "the \(role) \(configuration.displayName) is plain http:// but an api-key is sent: anyone on the network path (e.g. between a load balancer without TLS and the nodes) can read the key and every vector and payload. Use https:// (a TLS listener on the load balancer, or Qdrant's service.enable_tls)"
+            if settings.requireTLS { throw VectorMigrationError.insecureTransport(message + "; --require-tls refuses to send the key in clear") }
+            warnings.append("warning: " + message + ", or pass --require-tls to make this an error")
+        }
+        return warnings
+    }
+
+    /// `GET /cluster` of a Qdrant source (`nil` otherwise).
+    private static func sourceCluster(_ settings: VectorRunSettings) async throws -> ClusterStatus? {
+        guard case .qdrant(let configuration) = settings.source else { return nil }
+        return try await ClusterSettings.status(configuration)
     }
 
     /// The mappings that apply: the file's, with `{suffix}` expanded over what exists, or one generic mapping
@@ -278,21 +327,28 @@ struct VectorPlan {
 
     /// Checks every target and, when `apply`, creates what is missing (else says so in `notes`); returns the
     /// PostgreSQL target tables by job.
-    private static func prepare(_ jobs: [VectorJob], settings: VectorRunSettings, apply: Bool, notes: inout [String]) async throws -> [String: TargetTable] {
+    private static func prepare(_ jobs: [VectorJob], settings: VectorRunSettings, cluster: ClusterSettings, apply: Bool,
+                                notes: inout [String]) async throws -> ([String: TargetTable], [PlannedCollection]) {
         switch settings.target {
         case .qdrant(let configuration):
             let client = QdrantClient(configuration)
+            var planned: [PlannedCollection] = []
             do {
+                let aliases = try await CollectionAliases.load(settings, target: client)
                 for job in jobs {
                     guard case .collection(let name) = job.target else { continue }
-                    if let note = try await prepareCollection(name, for: job, client: client, apply: apply) { notes.append(note) }
+                    let (collection, note) = try await prepareCollection(name, for: job, client: client, cluster: cluster, apply: apply)
+                    planned.append(collection)
+                    notes += cluster.warnings(for: collection, job: job)
+                    notes.append(note ?? "collection \(name) \(collection.exists ? "exists" : "created"): \(cluster.summary(collection))")
+                    notes += try await aliases.carry(job, to: name, client: client, apply: apply)
                 }
             } catch {
                 await client.close()
                 throw error
             }
             await client.close()
-            return [:]
+            return ([:], planned)
         case .postgres(let configuration, _, _):
             let (tables, created) = try await withConnection(configuration) { connection in
                 var tables: [String: TargetTable] = [:]
@@ -307,13 +363,20 @@ struct VectorPlan {
                 return (tables, created)
             }
             notes += created
-            return tables
+            return (tables, [])
         }
     }
 
-    /// Checks (or creates, when `apply`) a collection; returns a note when a run would create it.
-    private static func prepareCollection(_ name: String, for job: VectorJob, client: QdrantClient, apply: Bool) async throws -> String? {
+    /// Checks (or creates, when `apply`) a collection; returns it as planned, and a note when a run would create it.
+    private static func prepareCollection(_ name: String, for job: VectorJob, client: QdrantClient, cluster: ClusterSettings,
+                                          apply: Bool) async throws -> (PlannedCollection, String?) {
+        let planned: PlannedCollection
         if let info = try await client.collection(name) {
+            let actual = ShardSettings(config: info.config)
+            let asked = cluster.explicit(for: job)
+            let differences = asked.differences(from: actual)
+            guard differences.isEmpty else { throw VectorMigrationError.collectionSettingsDiffer(collection: name, differences: differences) }
+            planned = PlannedCollection(name: name, exists: true, settings: actual, unasked: cluster.creation(for: job).differences(from: actual))
             for spec in job.vectors {
                 guard let space = info.vectors.first(where: { $0.name == spec.targetName && $0.sparse == spec.sparse }) else {
                     throw VectorMigrationError.unsupported("collection \(name) has no \(spec.sparse ? "sparse " : "")vector named '\(spec.targetName ?? "(unnamed)")'; its vectors are \(info.vectors.map { $0.name ?? "(unnamed)" }.joined(separator: ", ")). Fix the mapping's vector names.")
@@ -326,13 +389,17 @@ struct VectorPlan {
                     throw VectorMigrationError.distanceMismatch(target: "collection \(name)", expected: spec.distance, actual: space.distance)
                 }
             }
-        } else if apply {
-            try await client.createCollection(name, body: collectionBody(for: job))
         } else {
-            let vectors = job.vectors.map { "\($0.targetName ?? "(unnamed)") \($0.sparse ? "sparse" : "\($0.dimensions ?? 0)d \($0.distance)")" }
-            return "collection \(name) will be created (\(vectors.joined(separator: ", ")))"
+            let creation = cluster.creation(for: job)
+            planned = PlannedCollection(name: name, exists: false, settings: creation, unasked: [])
+            if apply {
+                try await client.createCollection(name, body: collectionBody(for: job, settings: creation))
+            } else {
+                let vectors = job.vectors.map { "\($0.targetName ?? "(unnamed)") \($0.sparse ? "sparse" : "\($0.dimensions ?? 0)d \($0.distance)")" }
+                return (planned, "collection \(name) will be created (\(vectors.joined(separator: ", "))): \(cluster.summary(planned))")
+            }
         }
-        guard apply else { return nil }
+        guard apply else { return (planned, nil) }
         var indexes: [(String, JSONValue)] = []
         if let tenant = job.mapping.tenant {
             indexes.append((tenant, .object([("type", .string("keyword")), ("is_tenant", .bool(true))])))
@@ -347,17 +414,25 @@ struct VectorPlan {
         for (field, schema) in indexes {
             try await client.createPayloadIndex(name, field: field, schema: schema)
         }
-        return nil
+        return (planned, nil)
     }
 
-    /// The body of `PUT /collections/{name}`: vectors as the job writes them, HNSW from the mapping or the
-    /// source collection.
-    static func collectionBody(for job: VectorJob) -> JSONValue {
+    /// The body of `PUT /collections/{name}`: vectors as the job writes them, with a Qdrant source's own vector
+    /// parameters (HNSW, quantization, on-disk, datatype, multivector) and its HNSW, optimizer and quantization
+    /// settings, HNSW from the mapping when it gives one, and `settings` (shards, replicas, on-disk) over all.
+    static func collectionBody(for job: VectorJob, settings: ShardSettings) -> JSONValue {
         var body: [(String, JSONValue)] = []
+        var sourceConfig: JSONValue?
+        if case .collection(_, let info) = job.source { sourceConfig = info.config }
+        let sourceVectors = sourceConfig?["params"]?["vectors"]
         let dense = job.vectors.filter { !$0.sparse }
         let sparse = job.vectors.filter(\.sparse)
         func params(_ spec: VectorSpec) -> JSONValue {
-            .object([("size", .int(Int64(spec.dimensions ?? 0))), ("distance", .string(spec.distance))])
+            let inherited = sourceVectors?["size"] != nil && spec.sourceName.isEmpty ? sourceVectors : sourceVectors?[spec.sourceName]
+            var members = withoutNulls(inherited ?? .object([])).object?.filter { !["size", "distance", "on_disk"].contains($0.0) } ?? []
+            members.insert(contentsOf: [("size", .int(Int64(spec.dimensions ?? 0))), ("distance", .string(spec.distance))], at: 0)
+            if let onDisk = settings.onDiskVectors ?? inherited?["on_disk"]?.flag { members.append(("on_disk", .bool(onDisk))) }
+            return .object(members)
         }
         if dense.count == 1, dense[0].targetName == nil {
             body.append(("vectors", params(dense[0])))
@@ -365,14 +440,30 @@ struct VectorPlan {
             body.append(("vectors", .object(dense.map { ($0.targetName ?? "", params($0)) })))
         }
         if !sparse.isEmpty {
-            body.append(("sparse_vectors", .object(sparse.map { ($0.targetName ?? $0.sourceName, .object([])) })))
+            body.append(("sparse_vectors", .object(sparse.map { spec in
+                (spec.targetName ?? spec.sourceName, withoutNulls(sourceConfig?["params"]?["sparse_vectors"]?[spec.sourceName] ?? .object([])))
+            })))
         }
+        let counts: [(String, Int?)] = [("shard_number", settings.shards), ("replication_factor", settings.replicationFactor),
+                                        ("write_consistency_factor", settings.writeConsistencyFactor)]
+        for (key, value) in counts {
+            if let value { body.append((key, .int(Int64(value)))) }
+        }
+        if let onDiskPayload = settings.onDiskPayload { body.append(("on_disk_payload", .bool(onDiskPayload))) }
         if let hnsw = job.mapping.hnsw {
             body.append(("hnsw_config", .object(hnsw.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })))
-        } else if case .collection(_, let info) = job.source, let hnsw = info.config["hnsw_config"] {
-            body.append(("hnsw_config", hnsw))
+        } else if let hnsw = sourceConfig?["hnsw_config"] {
+            body.append(("hnsw_config", withoutNulls(hnsw)))
         }
+        if let optimizers = sourceConfig?["optimizer_config"] { body.append(("optimizers_config", withoutNulls(optimizers))) }
+        if let quantization = sourceConfig?["quantization_config"], !quantization.isNull { body.append(("quantization_config", quantization)) }
         return .object(body)
+    }
+
+    /// An object without its `null` members (what Qdrant echoes as unset is left unset on create).
+    private static func withoutNulls(_ value: JSONValue) -> JSONValue {
+        guard let members = value.object else { return value }
+        return .object(members.filter { !$0.1.isNull })
     }
 
     /// Checks (or creates, when `apply` and `create`) a target table; returns a note when a run would create it.

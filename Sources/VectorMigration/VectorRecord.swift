@@ -1,10 +1,11 @@
 import Hashing
 import JSON
 
-/// A dense or sparse vector.
+/// A dense, sparse or multi-vector (Qdrant's `multivector_config`: a list of dense vectors).
 public enum VectorData: Sendable, Hashable {
     case dense([Float])
     case sparse(indices: [UInt32], values: [Float])
+    case multi([[Float]])
 
     /// The first non-finite component, if any (JSON and Qdrant cannot hold NaN or infinities).
     var firstNonFinite: (index: Int, value: Float)? {
@@ -12,6 +13,7 @@ public enum VectorData: Sendable, Hashable {
         switch self {
         case .dense(let dense): values = dense
         case .sparse(_, let sparse): values = sparse
+        case .multi(let vectors): values = vectors.flatMap { $0 }
         }
         return values.enumerated().first { !$0.element.isFinite }.map { ($0.offset, $0.element) }
     }
@@ -76,6 +78,13 @@ public struct VectorRecord: Sendable {
                 JSONWriter.writeNumber(value, into: &out)
             }
             out.append(UInt8(ascii: "]"))
+        case .multi(let vectors):
+            out.append(UInt8(ascii: "["))
+            for (index, vector) in vectors.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                write(.dense(vector), into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         case .sparse(let indices, let values):
             out.append(contentsOf: #"{"indices":["#.utf8)
             out.append(contentsOf: indices.map(String.init).joined(separator: ",").utf8)
@@ -103,6 +112,11 @@ public struct VectorRecord: Sendable {
             switch vector.data {
             case .dense(let values):
                 values.withUnsafeBytes { hasher.update($0) }
+            case .multi(let vectors):
+                for values in vectors {
+                    hasher.update([1])
+                    values.withUnsafeBytes { hasher.update($0) }
+                }
             case .sparse(let indices, let values):
                 for (index, value) in zip(indices, values).sorted(by: { $0.0 < $1.0 }) {
                     Swift.withUnsafeBytes(of: index.littleEndian) { hasher.update($0) }
@@ -128,15 +142,18 @@ public struct VectorRecord: Sendable {
             }
             switch (vector.data, theirs) {
             case let (.dense(ours), .dense(stored)):
+                if let difference = Self.denseDifference(ours, stored, normalized: normalized.contains(vector.name)) {
+                    differences.append("\(name) \(difference)")
+                }
+            case let (.multi(ours), .multi(stored)):
                 guard ours.count == stored.count else {
-                    differences.append("\(name) has \(stored.count) dimensions, the source \(ours.count)")
+                    differences.append("\(name) has \(stored.count) vectors, the source \(ours.count)")
                     continue
                 }
-                let length = normalized.contains(vector.name) ? ours.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() : 0
-                let expected = length > 0 ? ours.map { Double($0) / length } : ours.map(Double.init)
-                let tolerance = normalized.contains(vector.name) ? 1e-5 : 0
-                if let index = expected.indices.first(where: { abs(expected[$0] - Double(stored[$0])) > tolerance }) {
-                    differences.append("\(name) differs at index \(index): source \(expected[index]), target \(stored[index])")
+                if let (index, difference) = zip(ours, stored).enumerated().lazy.compactMap({ item in
+                    Self.denseDifference(item.element.0, item.element.1, normalized: normalized.contains(vector.name)).map { (item.offset, $0) }
+                }).first {
+                    differences.append("\(name)[\(index)] \(difference)")
                 }
             case let (.sparse(ourIndices, ourValues), .sparse(storedIndices, storedValues)):
                 let ours = Dictionary(zip(ourIndices, ourValues), uniquingKeysWith: { $1 })
@@ -149,6 +166,17 @@ public struct VectorRecord: Sendable {
             }
         }
         return differences.isEmpty ? nil : differences.joined(separator: "; ")
+    }
+
+    /// How `stored` differs from `ours` (`has 3 dimensions, the source 4`, `differs at index 2: …`), or `nil`;
+    /// `normalized` compares with `ours` scaled to unit length, as Qdrant stores Cosine vectors.
+    private static func denseDifference(_ ours: [Float], _ stored: [Float], normalized: Bool) -> String? {
+        guard ours.count == stored.count else { return "has \(stored.count) dimensions, the source \(ours.count)" }
+        let length = normalized ? ours.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() : 0
+        let expected = length > 0 ? ours.map { Double($0) / length } : ours.map(Double.init)
+        let tolerance = normalized ? 1e-5 : 0
+        guard let index = expected.indices.first(where: { abs(expected[$0] - Double(stored[$0])) > tolerance }) else { return nil }
+        return "differs at index \(index): source \(expected[index]), target \(stored[index])"
     }
 
     /// One line per payload field that differs between `ours` and `theirs`, in field order.

@@ -71,6 +71,14 @@ public struct VectorVerification: Sendable {
         let recall = try await neighbourRecall(await probes.samples, jobs: jobs)
         var sections = [MigrationReport.Section(title: "tables and collections",
                                                 columns: ["source", "target", "source rows", "target points", "matched", "missing", "differ", "extra"], rows: rows)]
+        let health = try await collectionHealth(plan.jobs)
+        if !health.rows.isEmpty {
+            sections.append(.init(title: "target collection health", columns: ["collection", "status", "shards", "replicas", "not active"], rows: health.rows))
+        }
+        for problem in health.problems {
+            totals.add("collection not healthy")
+            problems.append(problem)
+        }
         if let recall {
             sections.append(.init(title: "nearest neighbours", columns: ["queries", "k", "average recall", "lowest recall"],
                                   rows: [[String(recall.queries), String(neighbours), String(format: "%.3f", recall.average), String(format: "%.3f", recall.lowest)]]))
@@ -79,12 +87,55 @@ public struct VectorVerification: Sendable {
                 problems.append(String(format: "nearest-neighbour recall %.3f is below the minimum %.3f", recall.average, minimumRecall))
             }
         }
-        let differences = ["missing in target", "differs", "extra in target", "tenant count differs", "neighbour recall below minimum"].reduce(0) { $0 + totals[$1] }
+        let differences = ["missing in target", "differs", "extra in target", "tenant count differs", "neighbour recall below minimum",
+                           "collection not healthy"].reduce(0) { $0 + totals[$1] }
         return MigrationReport(
             command: "migrate verify vectors", source: settings.source.displayName, target: settings.target.displayName,
             outcome: differences == 0 ? .succeeded : .mismatched, startedAt: startedAt,
             totals: totals.excluding(["tenant "]), checksum: result.checkpoint.checksum, sections: sections, problems: problems
         )
+    }
+
+    /// Each Qdrant target collection's status (`GET /collections/{name}`) and the state of every shard replica
+    /// (`GET /collections/{name}/cluster`): a collection that is not green, or has a replica that is not
+    /// `Active` (dead, partial, still initializing, a transfer under way), is a problem.
+    private func collectionHealth(_ jobs: [VectorJob]) async throws -> (rows: [[String]], problems: [String]) {
+        guard case .qdrant(let configuration) = settings.target else { return ([], []) }
+        let client = QdrantClient(configuration)
+        var rows: [[String]] = []
+        var problems: [String] = []
+        do {
+            for name in Set(jobs.compactMap { job -> String? in
+                if case .collection(let name) = job.target { return name }
+                return nil
+            }).sorted() {
+                guard let info = try await client.collection(name) else { continue }
+                if info.status != "green" {
+                    problems.append("collection \(name) is \(info.status), not green: Qdrant is still optimizing it (yellow, grey) or an operation failed (red); wait and verify again, and check the nodes' logs if it stays so")
+                }
+                let cluster: CollectionClusterInfo
+                do {
+                    cluster = try await client.collectionCluster(name)
+                } catch .status(404, _, _) {
+                    // A server without the endpoint (a proxy that does not route it): the status is all there is.
+                    rows.append([name, info.status, "?", "?", "? (no GET /collections/\(name)/cluster)"])
+                    continue
+                }
+                let inactive = cluster.inactive
+                rows.append([name, info.status, String(cluster.shardCount), String(cluster.replicas.count), inactive.isEmpty ? "0" : inactive.joined(separator: "; ")])
+                if !inactive.isEmpty {
+                    problems.append("collection \(name) has shard replicas that are not Active: \(inactive.joined(separator: ", ")). Until they are, a lost node can lose points; see GET /collections/\(name)/cluster and recover or replicate the shards")
+                }
+                if cluster.transfers > 0 {
+                    problems.append("collection \(name) has \(cluster.transfers) shard transfer(s) under way: verify again when they are done")
+                }
+            }
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+        return (rows, problems)
     }
 
     /// Points per target, and per tenant value the source had.

@@ -3,20 +3,31 @@ import MigrationCore
 import Postgres
 import Qdrant
 
-/// Upserts records into Qdrant collections, `wait=true`, in requests bounded by point count and bytes.
+/// Upserts records into Qdrant collections, `wait=true`, in requests bounded by point count and bytes. What a
+/// cluster answers while shards move or a replica is lost (503, "no active replica", "Please retry") is retried
+/// with backoff and counted.
 struct CollectionWriter: BatchWriter {
     let configuration: QdrantConfiguration
     let jobs: [String: VectorJob]
     let maxRequestBytes: Int
     /// Where points the target acknowledged but does not hold are listed; without one they fail the batch.
     let deadLetters: DeadLetterFile?
+    /// The `ordering` of upserts (`nil`: Qdrant's default, weak).
+    let ordering: WriteOrdering?
+    /// How upserts refused while shards move are retried.
+    private let retry = RetryPolicy()
     private var client: QdrantClient?
 
-    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?) {
+    /// The tally entry that counts upserts retried after a cluster refused them.
+    static let retriedUpserts = "upserts retried while the cluster moved shards"
+
+    init(configuration: QdrantConfiguration, jobs: [String: VectorJob], maxRequestBytes: Int, deadLetters: DeadLetterFile?,
+         ordering: WriteOrdering?) {
         self.configuration = configuration
         self.jobs = jobs
         self.maxRequestBytes = maxRequestBytes
         self.deadLetters = deadLetters
+        self.ordering = ordering
     }
 
     mutating func reset() async {
@@ -35,10 +46,14 @@ struct CollectionWriter: BatchWriter {
         var body: [UInt8] = []
         var sent: [VectorRecord] = []
         var lost: [VectorRecord] = []
+        var retried = 0
+        let ordering = self.ordering, retry = self.retry
         func flush() async throws {
             guard !sent.isEmpty else { return }
             body.append(contentsOf: "]}".utf8)
-            try await client.upsert(collection, body: body)
+            try await retry.run(isTransient: { ($0 as? QdrantError)?.isShardMovement == true }, onRetry: { _, _ in retried += 1 }) {
+                try await client.upsert(collection, body: body, ordering: ordering)
+            }
             // "completed" is the target's word; the points it holds are the proof.
             let held = Set(try await client.heldIDs(collection, ids: sent.map(\.id)).map(UUIDText.canonical))
             lost += sent.filter { !held.contains(UUIDText.canonical($0.id)) }
@@ -62,6 +77,7 @@ struct CollectionWriter: BatchWriter {
             outcome.checksum.add(digest: record.checksumDigest(approximate: job.normalizedVectors))
         }
         try await flush()
+        if retried > 0 { outcome.tally.add(Self.retriedUpserts, retried) }
         outcome.ledger.selected(partition, records.count)
         outcome.ledger.written(partition, records.count - lost.count)
         if !lost.isEmpty {
@@ -184,6 +200,8 @@ struct TargetTable: Sendable {
             }
             switch data {
             case .dense(let values): fields.append(PostgresBinary.encodeVector(values))
+            case .multi:
+                throw InvalidRecord(key: record.key, reason: "vector \(vector.name ?? "(unnamed)") is a multivector, which pgvector has no column type for; leave it out of the mapping's vectors")
             case .sparse(let indices, let values):
                 let dimensions = Int(indices.max() ?? 0) + 1
                 fields.append(PostgresBinary.encodeSparseVector(dimensions: dimensions, indices: indices.map { Int32(bitPattern: $0) }, values: values))

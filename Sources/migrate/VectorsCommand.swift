@@ -171,6 +171,37 @@ struct VectorSelectionOptions: ParsableArguments {
     }
 }
 
+/// Qdrant collection settings and write ordering for `migrate vectors`.
+struct VectorCollectionOptions: ParsableArguments {
+    @Option(name: .customLong("shards"), help: ArgumentHelp("shard_number of new Qdrant collections (over the mapping's; default on a cluster: one per peer).", valueName: "n"))
+    var shards: Int?
+    @Option(name: .customLong("replication-factor"), help: ArgumentHelp("replication_factor of new Qdrant collections: copies of each shard on different peers (default on a cluster: 2).", valueName: "n"))
+    var replicationFactor: Int?
+    @Option(name: .customLong("write-consistency-factor"), help: ArgumentHelp("write_consistency_factor of new Qdrant collections: replicas that must apply each write.", valueName: "n"))
+    var writeConsistencyFactor: Int?
+    @Option(name: .customLong("write-ordering"), help: ArgumentHelp("ordering of upserts: weak, medium or strong (default: medium on a cluster, else Qdrant's weak).", valueName: "ordering"))
+    var writeOrdering: String?
+
+    func validate() throws {
+        for (name, value) in [("--shards", shards), ("--replication-factor", replicationFactor), ("--write-consistency-factor", writeConsistencyFactor)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be 1 or more") }
+        }
+        if let writeOrdering, WriteOrdering(rawValue: writeOrdering) == nil { throw ValidationError("--write-ordering: use weak, medium or strong") }
+    }
+
+    /// `settings` with these options applied.
+    func apply(to settings: inout VectorRunSettings) {
+        settings.collectionSettings = ShardSettings(shards: shards, replicationFactor: replicationFactor, writeConsistencyFactor: writeConsistencyFactor)
+        settings.writeOrdering = writeOrdering.flatMap(WriteOrdering.init(rawValue:))
+    }
+}
+
+/// `--require-tls`, for copy and verification.
+struct VectorTransportOptions: ParsableArguments {
+    @Flag(name: .customLong("require-tls"), help: "Refuse to send a Qdrant api-key over plain http:// (by default a warning).")
+    var requireTLS = false
+}
+
 /// `migrate vectors`.
 struct VectorsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -200,6 +231,8 @@ struct VectorsCommand: AsyncParsableCommand {
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
     @OptionGroup(title: "Live sync until cutover") var live: VectorLiveOptions
+    @OptionGroup(title: "Qdrant collections") var collections: VectorCollectionOptions
+    @OptionGroup(title: "Target") var transport: VectorTransportOptions
 
     @Flag(name: .customLong("create-tables"), help: "Create missing PostgreSQL target tables (Qdrant collections are always created when missing).")
     var createTables = false
@@ -242,8 +275,11 @@ struct VectorsCommand: AsyncParsableCommand {
     }
 
     private func settings() throws -> VectorRunSettings {
-        try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
-                               createTables: createTables, maxRequestBytes: maxRequestBytes)
+        var settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
+                                              createTables: createTables, maxRequestBytes: maxRequestBytes)
+        collections.apply(to: &settings)
+        settings.requireTLS = transport.requireTLS
+        return settings
     }
 }
 
@@ -259,6 +295,8 @@ struct VerifyVectorsCommand: AsyncParsableCommand {
     @OptionGroup(title: "What") var selection: VectorSelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+
+    @OptionGroup(title: "Target") var transport: VectorTransportOptions
 
     @Option(name: .customLong("neighbour-queries"), help: "Source vectors used as nearest-neighbour queries on both sides.")
     var neighbourQueries = 10
@@ -278,8 +316,10 @@ struct VerifyVectorsCommand: AsyncParsableCommand {
     }
 
     func execute() async throws -> MigrationReport {
-        let settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
+        var settings = try selection.settings(source: try source.store(timeouts), target: try target.store(timeouts), run: run,
                                               createTables: false, maxRequestBytes: 30 << 20)
-        return try await Interruption.run { try await VectorVerification(settings: settings, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run() }
+        settings.requireTLS = transport.requireTLS
+        let verification = settings
+        return try await Interruption.run { try await VectorVerification(settings: verification, neighbourQueries: neighbourQueries, neighbours: neighbours, minimumRecall: minimumRecall).run() }
     }
 }

@@ -4,6 +4,7 @@
     qdrant_standin.py [--host 127.0.0.1] --port 16333 [--api-key KEY]
                       [--tls-cert server.crt --tls-key server.key]
                       [--data-dir DIR] [--pid-file FILE] [--verbose] [--fault-drop-every N]
+                      [--peers N] [--test-controls]
 
 No Qdrant server binary can be installed on these machines, so this process
 answers the subset of Qdrant's HTTP API that `migrate vectors` and the tests
@@ -14,6 +15,11 @@ use, with Qdrant's paths, status codes, JSON envelopes and error texts:
     GET    /collections                        list
     GET    /collections/{c}                    collection info
     GET    /collections/{c}/exists             {"exists": bool}
+    GET    /collections/{c}/cluster            shards, replicas and their states
+    GET    /collections/{c}/aliases            the collection's aliases
+    GET    /cluster                            cluster status (disabled, or enabled with --peers N)
+    GET    /aliases                            every alias
+    POST   /collections/aliases                create/delete/rename aliases
     PUT    /collections/{c}                    create (409 if it exists)
     DELETE /collections/{c}                    delete (result false if absent)
     PUT    /collections/{c}/index              create a payload index
@@ -43,8 +49,19 @@ With --api-key every request except /, /healthz, /livez and /readyz must
 carry `api-key: KEY` (or `Authorization: Bearer KEY`); like Qdrant, a missing
 or wrong key gets 401 with a plain-text body.
 
-Known differences from Qdrant: single shard, no HNSW index build (searches
-are exact), no snapshots/aliases/cluster/gRPC, serde's "at line L column C"
+With --peers N it answers as a cluster of N peers (QDRANT__CLUSTER__ENABLED):
+every peer is this process, but shard_number defaults to N, each shard's
+replicas are placed like Qdrant's ShardDistributionProposal (at most one per
+peer, so a replication_factor over N keeps N replicas while the config echoes
+the asked number), and a shard whose replicas are all Dead refuses updates
+with Qdrant's 500. --test-controls (TESTS ONLY) adds POST /standin/faults
+{"fail_upserts": n, "status": 503}, POST /standin/collections/{c}/replica
+{"shard_id", "peer_id", "state": "Dead"} and POST /standin/collections/{c}/status
+{"status": "yellow"}; Qdrant has no such routes.
+
+Known differences from Qdrant: one engine shard holds every point whatever
+the placement, no HNSW index build (searches are exact), no snapshots/shard
+transfers/gRPC, serde's "at line L column C"
 suffix is only given for JSON syntax errors, and only nearest (vector, sparse,
 multi-vector, point id), order_by, fusion/rrf queries with prefetch are
 implemented (others answer 400).
@@ -483,11 +500,23 @@ def dump_model(obj: Any) -> Any:
 class Collection:
     """One collection: its creation request (for GET) and its shard."""
 
-    def __init__(self, name: str, path: str, req: m.CreateCollection):
+    def __init__(self, name: str, path: str, req: m.CreateCollection, cluster: "Cluster"):
         self.name = name
         self.path = path
         self.req = req
+        self.cluster = cluster
         self.lock = threading.RLock()
+        for field in ("shard_number", "replication_factor", "write_consistency_factor"):
+            if getattr(req, field) is not None and getattr(req, field) < 1:
+                raise format_error(f"{field}: invalid value: integer `{getattr(req, field)}`, expected a nonzero u32")
+        # Like Qdrant: shards default to one per peer on a cluster (1 standalone), replicas to 1; the
+        # configured numbers are kept as asked, but a shard never has two replicas on one peer.
+        self.shard_number = req.shard_number or len(cluster.peers)
+        self.replication_factor = req.replication_factor or 1
+        self.write_consistency_factor = req.write_consistency_factor or 1
+        self.placement = cluster.place(self.shard_number, self.replication_factor)
+        self.replica_states = {(shard, peer): "Active" for shard, peers in self.placement.items() for peer in peers}
+        self.forced_status: Optional[str] = None  # test control: "yellow"/"red"/"grey" instead of "green"
         self.op_id = 0
         self.index_schemas: dict = {}  # field -> schema as requested (for payload_schema)
         self.created_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -532,9 +561,9 @@ class Collection:
         shard_info = self.shard.info()
         params: dict = {
             "vectors": dump_model(req.vectors) if req.vectors is not None else {},
-            "shard_number": req.shard_number or 1,
-            "replication_factor": req.replication_factor or 1,
-            "write_consistency_factor": req.write_consistency_factor or 1,
+            "shard_number": self.shard_number,
+            "replication_factor": self.replication_factor,
+            "write_consistency_factor": self.write_consistency_factor,
             "on_disk_payload": True if req.on_disk_payload is None else req.on_disk_payload,
         }
         if req.sparse_vectors:
@@ -564,7 +593,7 @@ class Collection:
             entry["points"] = info.points
             payload_schema[field] = entry
         return {
-            "status": "green",
+            "status": self.forced_status or "green",
             "optimizer_status": "ok",
             "indexed_vectors_count": shard_info.indexed_vectors_count,
             "points_count": shard_info.points_count,
@@ -573,6 +602,44 @@ class Collection:
             "payload_schema": payload_schema,
         }
 
+    def update_params(self, req: m.UpdateCollection) -> None:
+        """`PATCH /collections/{c}`: replication and on-disk params are recorded (as Qdrant does, a higher
+        replication_factor adds no replica by itself); other parameters are accepted and ignored."""
+        params = req.params
+        if params is None:
+            return
+        for field in ("replication_factor", "write_consistency_factor"):
+            value = getattr(params, field)
+            if value is not None and value < 1:
+                raise format_error(f"{field}: invalid value: integer `{value}`, expected a nonzero u32")
+        self.replication_factor = params.replication_factor or self.replication_factor
+        self.write_consistency_factor = params.write_consistency_factor or self.write_consistency_factor
+        if params.on_disk_payload is not None:
+            self.req = self.req.model_copy(update={"on_disk_payload": params.on_disk_payload})
+
+    def cluster_info(self) -> dict:
+        """`GET /collections/{c}/cluster` as the first peer (the one answering) sees it."""
+        points = self.shard.info().points_count
+        me = self.cluster.peers[0]
+        local, remote = [], []
+        for shard, peers in sorted(self.placement.items()):
+            for peer in peers:
+                state = self.replica_states[(shard, peer)]
+                if peer == me:
+                    share = points // self.shard_number + (1 if shard < points % self.shard_number else 0)
+                    local.append({"shard_id": shard, "points_count": share, "state": state})
+                else:
+                    remote.append({"shard_id": shard, "peer_id": peer, "state": state})
+        return {"peer_id": me, "shard_count": self.shard_number, "local_shards": local, "remote_shards": remote,
+                "shard_transfers": []}
+
+    def check_writable(self) -> None:
+        """Qdrant's replica-set rule: a shard whose replicas are all dead takes no update."""
+        for shard, peers in sorted(self.placement.items()):
+            if all(self.replica_states[(shard, peer)] == "Dead" for peer in peers):
+                raise ApiError(500, f"Service internal error: The replica set for shard {shard} on peer "
+                                    f"{self.cluster.peers[0]} has no active replica")
+
     def close(self) -> None:
         try:
             self.shard.close()
@@ -580,17 +647,56 @@ class Collection:
             pass
 
 
-class Store:
-    """All collections, each with its own shard directory under `root`."""
+class Cluster:
+    """The peers this process pretends to be: one (cluster mode off) or `--peers N` (cluster mode on).
 
-    def __init__(self, root: str):
+    Every peer is this one process; placement follows Qdrant's ShardDistributionProposal: each shard's
+    replicas go to the least loaded peers, at most one replica per peer (min(replication_factor, peers))."""
+
+    def __init__(self, peers: int):
+        self.enabled = peers > 0
+        self.peers = [7_000_000_000_000_000 + 101 * (i + 1) for i in range(max(peers, 1))]
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+    def place(self, shard_number: int, replication_factor: int) -> dict:
+        load = {peer: 0 for peer in self.peers}
+        placement = {}
+        for shard in range(shard_number):
+            chosen = sorted(self.peers, key=lambda p: (load[p], p))[:min(replication_factor, len(self.peers))]
+            for peer in chosen:
+                load[peer] += 1
+            placement[shard] = chosen
+        return placement
+
+    def status(self) -> dict:
+        if not self.enabled:
+            return {"status": "disabled"}
+        return {
+            "status": "enabled",
+            "peer_id": self.peers[0],
+            "peers": {str(p): {"uri": f"http://qdrant-node-{i}:6335/"} for i, p in enumerate(self.peers)},
+            "raft_info": {"term": 1, "commit": len(self.peers) + 1, "pending_operations": 0, "leader": self.peers[0],
+                          "role": "Leader", "is_voter": True},
+            "consensus_thread_status": {"consensus_thread_status": "working", "last_update": self.started},
+            "message_send_failures": {},
+        }
+
+
+class Store:
+    """All collections, each with its own shard directory under `root`, and their aliases."""
+
+    def __init__(self, root: str, cluster: Optional[Cluster] = None):
         self.root = root
+        self.cluster = cluster or Cluster(0)
         self.lock = threading.Lock()
         self.collections: dict = {}
+        self.aliases: dict = {}  # alias -> collection
 
     def get(self, name: str) -> Collection:
         with self.lock:
             col = self.collections.get(name)
+            if col is None and name in self.aliases:
+                col = self.collections.get(self.aliases[name])
         if col is None:
             raise collection_not_found(name)
         return col
@@ -602,7 +708,7 @@ class Store:
             path = os.path.join(self.root, uuid.uuid4().hex)
             self.collections[name] = None  # reserve the name while the shard is created
         try:
-            col = Collection(name, path, req)
+            col = Collection(name, path, req, self.cluster)
         except BaseException:
             with self.lock:
                 del self.collections[name]
@@ -617,6 +723,7 @@ class Store:
             if col is None:
                 return False
             del self.collections[name]
+            self.aliases = {a: c for a, c in self.aliases.items() if c != name}
         with col.lock:
             col.close()
             shutil.rmtree(col.path, ignore_errors=True)
@@ -625,6 +732,36 @@ class Store:
     def names(self) -> List[str]:
         with self.lock:
             return [n for n, c in self.collections.items() if c is not None]
+
+    def alias_list(self, collection: Optional[str] = None) -> dict:
+        with self.lock:
+            pairs = sorted(self.aliases.items())
+        return {"aliases": [{"alias_name": a, "collection_name": c} for a, c in pairs
+                            if collection is None or c == collection]}
+
+    def change_aliases(self, body: Any) -> bool:
+        """`POST /collections/aliases`: the actions apply together, or none does."""
+        req = validate(m.ChangeAliasesOperation, body)
+        with self.lock:
+            aliases = dict(self.aliases)
+            for action in req.actions:
+                if isinstance(action, m.CreateAliasOperation):
+                    a = action.create_alias
+                    if a.collection_name not in self.collections:
+                        raise collection_not_found(a.collection_name)
+                    if a.alias_name in self.collections:
+                        raise wrong_input(f"Collection `{a.alias_name}` already exists!")
+                    aliases[a.alias_name] = a.collection_name
+                elif isinstance(action, m.DeleteAliasOperation):
+                    if aliases.pop(action.delete_alias.alias_name, None) is None:
+                        raise ApiError(404, f"Not found: Alias {action.delete_alias.alias_name} does not exists!")
+                else:
+                    r = action.rename_alias
+                    if r.old_alias_name not in aliases:
+                        raise ApiError(404, f"Not found: Alias {r.old_alias_name} does not exists!")
+                    aliases[r.new_alias_name] = aliases.pop(r.old_alias_name)
+            self.aliases = aliases
+        return True
 
     def close_all(self) -> None:
         for name in self.names():
@@ -697,6 +834,20 @@ class Faults:
     drop_every = 0
     upserted = 0
     lock = threading.Lock()
+    # Test controls (`--test-controls`): the next `fail_upserts` upserts answer `fail_status` with
+    # `fail_message`, as a cluster does while shards move or a replica is lost.
+    fail_upserts = 0
+    fail_status = 500
+    fail_message = ("Service internal error: Failed to apply operation to at least one `Active` replica. "
+                    "Consistency of this update is not guaranteed. Please retry. ")
+
+    @classmethod
+    def take_upsert_failure(cls) -> Optional[ApiError]:
+        with cls.lock:
+            if cls.fail_upserts <= 0:
+                return None
+            cls.fail_upserts -= 1
+            return ApiError(cls.fail_status, cls.fail_message)
 
     @classmethod
     def keep(cls, points: list) -> list:
@@ -752,8 +903,12 @@ def op_upsert(col: Collection, body: Any, wait: bool) -> dict:
     if req.update_mode is not None:
         kwargs["update_mode"] = {"upsert": qe.UpdateMode.Upsert, "insert_only": qe.UpdateMode.InsertOnly,
                                  "update_only": qe.UpdateMode.UpdateOnly}[str(req.update_mode.value)]
+    failure = Faults.take_upsert_failure()
+    if failure is not None:
+        raise failure
     points = Faults.keep(points)
     with col.lock:
+        col.check_writable()
         try:
             col.shard.update(qe.UpdateOperation.upsert_points(points, **kwargs))
         except Exception as exc:  # noqa: BLE001
@@ -974,6 +1129,39 @@ class BodyTooLarge(Exception):
         self.message = message
 
 
+def parse_ordering(query: dict) -> str:
+    """`ordering=weak|medium|strong` of update requests (weak by default), checked like Qdrant's serde."""
+    values = query.get("ordering")
+    if not values:
+        return "weak"
+    if values[-1] not in ("weak", "medium", "strong"):
+        raise ApiError(400, f"Deserialize error in query parameters: ordering: unknown variant `{values[-1]}`, "
+                            "expected one of `weak`, `medium`, `strong`")
+    return values[-1]
+
+
+def op_test_control(store: Store, parts: list, body: Any) -> bool:
+    """TESTS ONLY (`--test-controls`): mark a replica's state, force a collection's status, fail upserts."""
+    if parts == ["faults"]:
+        Faults.fail_upserts = int(body.get("fail_upserts", 0))
+        Faults.fail_status = int(body.get("status", Faults.fail_status))
+        Faults.fail_message = str(body.get("message", Faults.fail_message))
+        return True
+    if len(parts) == 3 and parts[0] == "collections":
+        col = store.get(parts[1])
+        with col.lock:
+            if parts[2] == "replica":
+                key = (int(body["shard_id"]), int(body.get("peer_id", col.placement[int(body["shard_id"])][-1])))
+                if key not in col.replica_states:
+                    raise wrong_input(f"shard {key[0]} has no replica on peer {key[1]}")
+                col.replica_states[key] = m.ReplicaState(body["state"]).value
+                return True
+            if parts[2] == "status":
+                col.forced_status = m.CollectionStatus(body["status"]).value
+                return True
+    raise RawResponse(404, b"")
+
+
 def parse_wait(query: dict) -> bool:
     values = query.get("wait")
     if not values:
@@ -993,6 +1181,7 @@ class Handler(BaseHTTPRequestHandler):
     # Set on the class by main().
     store: Store
     api_key: Optional[str] = None
+    test_controls = False
     verbose = False
     keep_alive = KEEP_ALIVE_SECONDS
 
@@ -1221,9 +1410,17 @@ class Handler(BaseHTTPRequestHandler):
             raise RawResponse(200, b"healthz check passed")
         elif parts[0] == "readyz" and len(parts) == 1 and method == "GET":
             raise RawResponse(200, b"all shards are ready")
+        elif parts == ["cluster"] and method == "GET":
+            return store.cluster.status()
+        elif parts == ["aliases"] and method == "GET":
+            return store.alias_list()
+        elif parts[0] == "standin" and self.test_controls and method == "POST":
+            return op_test_control(store, parts[1:], self.json_body(raw_body))
         elif parts[0] == "collections":
             if len(parts) == 1 and method == "GET":
                 return {"collections": [{"name": n} for n in store.names()]}
+            if parts == ["collections", "aliases"] and method == "POST":
+                return store.change_aliases(self.json_body(raw_body))
             if len(parts) >= 2:
                 name = parts[1]
                 rest = parts[2:]
@@ -1237,11 +1434,19 @@ class Handler(BaseHTTPRequestHandler):
                     if method == "DELETE":
                         return store.delete(name)
                     if method == "PATCH":
-                        store.get(name)
-                        self.json_body(raw_body)
-                        return True  # parameters are accepted and ignored
+                        col = store.get(name)
+                        with col.lock:
+                            col.update_params(validate(m.UpdateCollection, self.json_body(raw_body)))
+                        return True
                 elif rest == ["exists"] and method == "GET":
                     return {"exists": name in store.names()}
+                elif rest == ["cluster"] and method == "GET":
+                    col = store.get(name)
+                    with col.lock:
+                        return col.cluster_info()
+                elif rest == ["aliases"] and method == "GET":
+                    store.get(name)
+                    return store.alias_list(name)
                 elif rest[0] == "index":
                     wait = parse_wait(query)
                     if len(rest) == 1 and method == "PUT":
@@ -1253,6 +1458,7 @@ class Handler(BaseHTTPRequestHandler):
                     sub = rest[1:]
                     if not sub and method == "PUT":
                         wait = parse_wait(query)
+                        parse_ordering(query)
                         body = self.json_body(raw_body)
                         return op_upsert(store.get(name), body, wait)
                     if not sub and method == "POST":
@@ -1267,6 +1473,7 @@ class Handler(BaseHTTPRequestHandler):
                         return op_search(store.get(name), self.json_body(raw_body))
                     if sub == ["delete"] and method == "POST":
                         wait = parse_wait(query)
+                        parse_ordering(query)
                         return op_delete_points(store.get(name), self.json_body(raw_body), wait)
                     if len(sub) == 1 and method == "GET":
                         return op_get_point(store.get(name), sub[0])
@@ -1315,7 +1522,15 @@ def main() -> int:
     ap.add_argument("--fault-drop-every", type=int, metavar="N",
                     default=int(os.environ.get("QDRANT_STANDIN_FAULT_DROP_EVERY", "0")),
                     help="TESTS ONLY: silently drop every Nth upserted point while answering 'completed'")
+    ap.add_argument("--peers", type=int, default=0, metavar="N",
+                    help="answer as a cluster of N peers (cluster mode on: GET /cluster, shard placement); "
+                         "default: a single node with cluster mode off")
+    ap.add_argument("--test-controls", action="store_true",
+                    help="TESTS ONLY: serve POST /standin/... to mark a replica dead, force a collection's "
+                         "status, or fail the next upserts")
     args = ap.parse_args()
+    if args.peers < 0:
+        ap.error("--peers must be 0 (cluster mode off) or more")
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
 
@@ -1332,8 +1547,9 @@ def main() -> int:
     else:
         data_dir = tempfile.mkdtemp(prefix="qdrant-standin-")
 
-    store = Store(data_dir)
+    store = Store(data_dir, Cluster(args.peers))
     Handler.store = store
+    Handler.test_controls = args.test_controls
     Handler.api_key = args.api_key or None
     Handler.verbose = args.verbose
     Handler.keep_alive = args.keep_alive
@@ -1358,6 +1574,7 @@ def main() -> int:
     scheme = "https" if tls else "http"
     print(f"qdrant stand-in (API {API_VERSION}) listening on {scheme}://{args.host}:{server.server_address[1]}"
           f"{' (api-key required)' if args.api_key else ''}"
+          f"{f' (cluster of {args.peers} peers)' if args.peers else ''}"
           f"{f' (FAULT: drops every {Faults.drop_every}th upserted point)' if Faults.drop_every > 0 else ''}",
           file=sys.stderr, flush=True)
     try:

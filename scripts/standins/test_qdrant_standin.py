@@ -572,3 +572,143 @@ def test_fault_drop_every_drops_silently(tmp_module):
             assert held == {1, 2, 4, 5, 7, 8}
     finally:
         srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# Cluster mode (--peers N): GET /cluster, shard placement, replica states, aliases
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster(tmp_module):
+    srv = Running(tmp_module, "--peers", "3", "--test-controls")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_client(cluster):
+    c = QdrantClient(url=f"http://127.0.0.1:{cluster.port}", prefer_grpc=False, timeout=60)
+    yield c
+    c.close()
+
+
+def test_standalone_cluster_endpoints(client, rest):
+    assert client.http.distributed_api.cluster_status().result.status == "disabled"
+    assert rest.get("/cluster").json()["result"] == {"status": "disabled"}
+    fresh(client, "alone")
+    info = client.http.distributed_api.collection_cluster_info("alone").result
+    assert info.shard_count == 1 and info.remote_shards == [] and info.shard_transfers == []
+    assert [(s.shard_id, s.state) for s in info.local_shards] == [(0, models.ReplicaState.ACTIVE)]
+    assert client.get_collection("alone").config.params.shard_number == 1
+    # Test controls are off unless asked for: Qdrant has no such route.
+    assert rest.post("/standin/faults", json={"fail_upserts": 1}).status_code == 404
+
+
+def test_cluster_status_names_every_peer(cluster_client):
+    status = cluster_client.http.distributed_api.cluster_status().result
+    assert status.status == "enabled"
+    assert len(status.peers) == 3 and str(status.peer_id) in status.peers
+    assert status.raft_info.leader == status.peer_id and status.raft_info.role == models.StateRole.LEADER
+
+
+def test_cluster_defaults_one_shard_per_peer(cluster_client):
+    cluster_client.create_collection("dflt", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    params = cluster_client.get_collection("dflt").config.params
+    assert (params.shard_number, params.replication_factor, params.write_consistency_factor) == (3, 1, 1)
+    info = cluster_client.http.distributed_api.collection_cluster_info("dflt").result
+    assert info.shard_count == 3
+    peers = [s.peer_id for s in info.remote_shards] + [info.peer_id] * len(info.local_shards)
+    assert sorted(peers) == sorted(set(peers)), "one shard on each peer"
+
+
+def test_cluster_records_and_echoes_shard_settings(cluster_client):
+    cluster_client.create_collection(
+        "placed", vectors_config=models.VectorParams(size=2, distance=models.Distance.COSINE, on_disk=True),
+        shard_number=6, replication_factor=2, write_consistency_factor=1, on_disk_payload=False)
+    params = cluster_client.get_collection("placed").config.params
+    assert (params.shard_number, params.replication_factor, params.write_consistency_factor) == (6, 2, 1)
+    assert params.on_disk_payload is False and params.vectors.on_disk is True
+    info = cluster_client.http.distributed_api.collection_cluster_info("placed").result
+    replicas: dict = {}
+    for s in info.local_shards:
+        replicas.setdefault(s.shard_id, []).append(info.peer_id)
+    for s in info.remote_shards:
+        replicas.setdefault(s.shard_id, []).append(s.peer_id)
+    assert sorted(replicas) == list(range(6))
+    assert all(len(set(p)) == 2 for p in replicas.values())
+
+
+def test_replication_factor_over_peers_is_capped_like_qdrant(cluster_client):
+    # Qdrant accepts it, keeps the asked number in the config, and places at most one replica per peer.
+    cluster_client.create_collection("wide", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT),
+                                     shard_number=2, replication_factor=5)
+    assert cluster_client.get_collection("wide").config.params.replication_factor == 5
+    info = cluster_client.http.distributed_api.collection_cluster_info("wide").result
+    assert len(info.local_shards) + len(info.remote_shards) == 2 * 3
+
+
+def test_zero_replication_factor_refused(cluster, cluster_client):
+    r = httpx.put(f"http://127.0.0.1:{cluster.port}/collections/zero",
+                  json={"vectors": {"size": 2, "distance": "Dot"}, "replication_factor": 0})
+    assert r.status_code == 400 and "nonzero" in error_of(r)
+
+
+def test_write_ordering_and_dead_replicas(cluster, cluster_client):
+    cluster_client.create_collection("dead", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT),
+                                     shard_number=1, replication_factor=2)
+    for ordering in (models.WriteOrdering.WEAK, models.WriteOrdering.MEDIUM, models.WriteOrdering.STRONG):
+        cluster_client.upsert("dead", points=[models.PointStruct(id=1, vector=[1.0, 2.0])], wait=True, ordering=ordering)
+    base = f"http://127.0.0.1:{cluster.port}"
+    r = httpx.put(f"{base}/collections/dead/points?wait=true&ordering=fast", json={"points": []})
+    assert r.status_code == 400 and "unknown variant `fast`" in error_of(r)
+
+    info = cluster_client.http.distributed_api.collection_cluster_info("dead").result
+    remote = info.remote_shards[0]
+    assert httpx.post(f"{base}/standin/collections/dead/replica",
+                      json={"shard_id": 0, "peer_id": remote.peer_id, "state": "Dead"}).status_code == 200
+    info = cluster_client.http.distributed_api.collection_cluster_info("dead").result
+    assert info.remote_shards[0].state == models.ReplicaState.DEAD
+    cluster_client.upsert("dead", points=[models.PointStruct(id=2, vector=[1.0, 2.0])], wait=True)  # one left: fine
+    httpx.post(f"{base}/standin/collections/dead/replica", json={"shard_id": 0, "peer_id": info.peer_id, "state": "Dead"})
+    with pytest.raises(UnexpectedResponse) as exc:
+        cluster_client.upsert("dead", points=[models.PointStruct(id=3, vector=[1.0, 2.0])], wait=True)
+    assert exc.value.status_code == 500 and b"has no active replica" in exc.value.content
+
+    httpx.post(f"{base}/standin/collections/dead/status", json={"status": "yellow"})
+    assert cluster_client.get_collection("dead").status == models.CollectionStatus.YELLOW
+
+
+def test_failing_upserts_control(cluster, cluster_client):
+    cluster_client.create_collection("flaky", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    base = f"http://127.0.0.1:{cluster.port}"
+    httpx.post(f"{base}/standin/faults", json={"fail_upserts": 2, "status": 503})
+    codes = [httpx.put(f"{base}/collections/flaky/points?wait=true", json={"points": [{"id": 1, "vector": [1.0, 0.0]}]})
+             .status_code for _ in range(3)]
+    assert codes == [503, 503, 200]
+
+
+def test_aliases(cluster_client):
+    cluster_client.create_collection("aliased", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    cluster_client.update_collection_aliases(change_aliases_operations=[
+        models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name="aliased", alias_name="current"))])
+    assert [(a.alias_name, a.collection_name) for a in cluster_client.get_aliases().aliases] == [("current", "aliased")]
+    assert [a.alias_name for a in cluster_client.get_collection_aliases("aliased").aliases] == ["current"]
+    cluster_client.upsert("current", points=[models.PointStruct(id=1, vector=[1.0, 2.0])], wait=True)
+    assert cluster_client.count("aliased").count == 1
+    with pytest.raises(UnexpectedResponse) as exc:
+        cluster_client.update_collection_aliases(change_aliases_operations=[
+            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name="missing", alias_name="x"))])
+    assert exc.value.status_code == 404
+    cluster_client.delete_collection("aliased")
+    assert cluster_client.get_aliases().aliases == []
+
+
+def test_patch_records_replication_params(cluster_client):
+    cluster_client.create_collection("patched", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT),
+                                     shard_number=1, replication_factor=1)
+    cluster_client.update_collection("patched", collection_params=models.CollectionParamsDiff(
+        replication_factor=2, write_consistency_factor=2, on_disk_payload=False))
+    params = cluster_client.get_collection("patched").config.params
+    assert (params.replication_factor, params.write_consistency_factor, params.on_disk_payload) == (2, 2, False)
+    info = cluster_client.http.distributed_api.collection_cluster_info("patched").result
+    assert len(info.local_shards) + len(info.remote_shards) == 1, "a new factor adds no replica by itself"
