@@ -49,7 +49,8 @@ struct RedisCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
-        if bigKeyBytes < 1024 { throw ValidationError("--big-key-bytes must be at least 1024") }
+        try OptionCheck.writableDirectory("--checkpoint-dir", checkpointDirectory)
+        try OptionCheck.number("--big-key-bytes", bigKeyBytes, in: 1024...Int.max, example: 16 << 20)
         if live.enabled && dryRun { throw ValidationError("--live and --dry-run exclude each other") }
     }
 
@@ -114,8 +115,9 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     var bigKeyBytes = 16 << 20
 
     func validate() throws {
-        if let sample, sample <= 0 { throw ValidationError("--sample must be positive") }
-        if ttlTolerance < 0 { throw ValidationError("--ttl-tolerance-ms cannot be negative") }
+        if let sample { try OptionCheck.number("--sample", sample, in: 1...Int.max, example: 10_000) }
+        if ttlTolerance < 0 { throw OptionCheck.failure("--ttl-tolerance-ms", String(ttlTolerance), "cannot be negative", fix: "for example --ttl-tolerance-ms 1000") }
+        try OptionCheck.number("--big-key-bytes", bigKeyBytes, in: 1024...Int.max, example: 16 << 20)
     }
 
     func run() async throws {

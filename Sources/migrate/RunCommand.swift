@@ -37,6 +37,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("report"), help: ArgumentHelp("Also write the final report as JSON to this file.", valueName: "path"))
     var reportFile: String?
 
+    func validate() throws {
+        try OptionCheck.readableFile("--config", configurationPath)
+        try OptionCheck.writableFile("--report", reportFile)
+    }
+
     func run() async throws {
         let configuration = try MigrationConfiguration.loadForCommand(configurationPath)
         let phases = configuration.phases.filter { only.isEmpty || only.contains($0.phase) }
