@@ -30,6 +30,7 @@ struct RedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Run") var run: RunOptions
     @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "Source") var health: SourceHealthOptions
     @OptionGroup(title: "Live sync until cutover") var live: LiveOptions
 
     @Option(name: .customLong("mode"), help: "dump (DUMP/RESTORE with per-key fallback) or struct (type-based copy of every key).")
@@ -75,7 +76,7 @@ struct RedisCommand: AsyncParsableCommand {
     }
 
     private func settings() throws -> RedisRunSettings {
-        try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
+        health.apply(to: try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts))
     }
 
     private func copyOptions() throws -> RedisCopyOptions {
@@ -106,6 +107,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Keys") var selection: KeySelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "Source") var health: SourceHealthOptions
 
     @Option(name: .customLong("sample"), help: ArgumentHelp("Compare this many random keys in each direction instead of all.", valueName: "n"))
     var sample: Int?
@@ -125,7 +127,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     }
 
     func execute() async throws -> MigrationReport {
-        let settings = try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
+        let settings = health.apply(to: try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts))
         var options = RedisVerifyOptions()
         options.filter = selection.filter
         options.mapping = try selection.mapping()

@@ -154,6 +154,25 @@ struct ThrottleOptions: ParsableArguments {
     }
 }
 
+/// Whether a source replica that lags or lost its primary may be read.
+struct SourceHealthOptions: ParsableArguments {
+    @Flag(name: .customLong("allow-stale-replica"), help: "Read a source replica even when its link to its primary is down or lags more than --max-replica-lag.")
+    var allowStaleReplica = false
+    @Option(name: .customLong("max-replica-lag"), help: ArgumentHelp("The most seconds a source replica may be behind its primary (master_last_io_seconds_ago).", valueName: "seconds"))
+    var maxReplicaLag = 60
+
+    func validate() throws {
+        try OptionCheck.number("--max-replica-lag", maxReplicaLag, in: 0...Int.max, example: 60)
+    }
+
+    func apply(to settings: RedisRunSettings) -> RedisRunSettings {
+        var settings = settings
+        settings.allowStaleReplica = allowStaleReplica
+        settings.maxReplicaLagSeconds = maxReplicaLag
+        return settings
+    }
+}
+
 /// How long connecting and each read or write may take, for both sides.
 struct TimeoutOptions: ParsableArguments {
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed for DNS, TCP connect and the TLS handshake.", valueName: "seconds"))
