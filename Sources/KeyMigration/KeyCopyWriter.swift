@@ -346,8 +346,16 @@ struct KeyCopyWriter: BatchWriter {
         }
         let database = info.target.database
         if let refused {
-            _ = try? await targetClient(database).send(RESPCommand("DEL", staging), key: staging)
-            try await rejected(info, command: refused.command, message: refused.message, client: try await targetClient(database), outcome: &outcome)
+            // The refusal is read first (an OOM reports the memory as the target saw it), then the staging key goes.
+            let client = try await targetClient(database)
+            let removeStaging = RESPCommand("DEL", staging)
+            do {
+                try await rejected(info, command: refused.command, message: refused.message, client: client, outcome: &outcome)
+            } catch {
+                _ = try? await client.send(removeStaging, key: staging)
+                throw error
+            }
+            _ = try? await client.send(removeStaging, key: staging)
             return
         }
         var finishing: [RESPCommand] = []
