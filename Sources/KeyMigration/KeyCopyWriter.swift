@@ -101,13 +101,16 @@ struct KeyCopyWriter: BatchWriter {
     let sourceDatabases: [Int]
     /// Where keys the target refuses are listed (a live sync's and a repair's refusals stop them instead).
     let deadLetters: DeadLetterFile?
+    /// Where big keys' acknowledged chunks are recorded, for a resume mid key (none for a live sync or a repair).
+    let stagingLog: StagingLog?
     private var sourceClients: [Int: DatabaseClient] = [:]
     private var targetClients: [Int: RedisClient] = [:]
     /// The refused keys of the batch being written, for the dead-letter file once the batch is done.
     private var refusedKeys: [RefusedKey] = []
 
     init(source: RedisDeployment, target: RedisDeployment, options: RedisCopyOptions, partitionDatabases: [String: Int], sourceDatabases: [Int],
-         deadLetters: DeadLetterFile? = nil) {
+         deadLetters: DeadLetterFile? = nil, stagingLog: StagingLog? = nil) {
+        self.stagingLog = stagingLog
         self.source = source
         self.target = target
         self.options = options
@@ -336,15 +339,37 @@ struct KeyCopyWriter: BatchWriter {
     /// new connection, split in halves after two failures; a refused chunk (OOM, ACL) removes the staging key.
     private mutating func rebuildInChunks(_ info: KeyInfo, sourceClient: RedisClient, outcome: inout BatchOutcome) async throws {
         let staging = StagingKey.name(for: info.target.key)
+        let database = info.target.database
+        var entry = StagingLog.Entry(database: database, keyHex: info.target.key.hexString, key: info.key.printableKey, stagingHex: staging.hexString,
+                                     type: info.type.rawValue, sourceChunks: 0, length: 0, bytes: 0, pieces: 0)
         var progress = StagingProgress()
+        // An earlier run's acknowledged chunks are kept when its staging key is still there as it left it.
+        if let saved = await stagingLog?.progress(of: entry.id), saved.stagingHex == entry.stagingHex, saved.type == entry.type,
+           try await stagingIntact(saved, staging: staging) {
+            entry = saved
+            progress = StagingProgress(chunks: saved.pieces, bytes: saved.bytes, length: saved.length)
+            outcome.tally.add("big keys resumed")
+            outcome.tally.add("big-key chunks acknowledged before", saved.sourceChunks)
+            await stagingLog?.noteResumed(info.key.printableKey, chunk: saved.sourceChunks)
+        }
+        let acknowledged = entry.sourceChunks
+        let piecesBefore = progress.chunks
+        var sourceChunk = 0
         var refused: (command: String, message: String)?
         var digest = ValueDigest(type: info.type)
         try await valueReader.read(info.key, type: info.type, from: sourceClient) { chunk in
             guard refused == nil else { return }
+            // Every chunk is digested (the checksum covers the whole value); those acknowledged before are not resent.
             digest.add(chunk)
+            sourceChunk += 1
+            guard sourceChunk > acknowledged else { return }
             refused = try await writeChunk(chunk, staging: staging, info: info, progress: &progress)
+            if refused == nil, let stagingLog {
+                entry.sourceChunks = sourceChunk
+                (entry.length, entry.bytes, entry.pieces) = (progress.length, progress.bytes, progress.chunks)
+                try await stagingLog.update(entry)
+            }
         }
-        let database = info.target.database
         if let refused {
             // The refusal is read first (an OOM reports the memory as the target saw it), then the staging key goes.
             let client = try await targetClient(database)
@@ -353,9 +378,11 @@ struct KeyCopyWriter: BatchWriter {
                 try await rejected(info, command: refused.command, message: refused.message, client: client, outcome: &outcome)
             } catch {
                 _ = try? await client.send(removeStaging, key: staging)
+                try? await stagingLog?.remove(entry.id)
                 throw error
             }
             _ = try? await client.send(removeStaging, key: staging)
+            try await stagingLog?.remove(entry.id)
             return
         }
         var finishing: [RESPCommand] = []
@@ -366,20 +393,33 @@ struct KeyCopyWriter: BatchWriter {
             vanished(info, into: &outcome)
             _ = try await targetClient(database).pipeline([KeyedCommand(key: info.target.key, RESPCommand("DEL", info.target.key)),
                                                            KeyedCommand(key: staging, RESPCommand("DEL", staging))])
+            try await stagingLog?.remove(entry.id)
             return
         }
         if let expireAt = info.expireAt {
             finishing.append(RESPCommand("PEXPIREAT", staging, expireAt))
         }
         finishing.append(RESPCommand("RENAME", staging, info.target.key))
-        if let failed = try await finish(finishing, staging: staging, info: info) {
+        let failed = try await finish(finishing, staging: staging, info: info)
+        try await stagingLog?.remove(entry.id)
+        if let failed {
             try await rejected(info, command: failed.command, message: failed.message, client: try await targetClient(database), outcome: &outcome)
             return
         }
         outcome.tally.add("rebuilt")
-        outcome.tally.add("big-key chunks", progress.chunks)
+        outcome.tally.add("big-key chunks", progress.chunks - piecesBefore)
         if progress.splits > 0 { outcome.tally.add("big-key chunks split", progress.splits) }
         count(info, bytes: progress.bytes, digest: digest.finalize(), into: &outcome)
+    }
+
+    /// Whether a staging key an earlier run left is as its log says: there, and for a list or string as long.
+    private mutating func stagingIntact(_ saved: StagingLog.Entry, staging: [UInt8]) async throws -> Bool {
+        let client = try await targetClient(saved.database)
+        switch RedisType(rawValue: saved.type) {
+        case .string?: return try await client.send(RESPCommand("STRLEN", staging), key: staging).integer == Int64(saved.length)
+        case .list?: return try await client.send(RESPCommand("LLEN", staging), key: staging).integer == Int64(saved.length)
+        default: return try await client.send(RESPCommand("EXISTS", staging), key: staging).integer == 1
+        }
     }
 
     /// Writes one chunk into the staging key; returns the target's refusal (a non-transient error reply), if any.

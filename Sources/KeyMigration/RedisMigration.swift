@@ -64,11 +64,15 @@ public struct RedisMigration: Sendable {
     /// Runs the migration. Connection, authentication and mapping problems are thrown before anything is
     /// written; a failure during the copy returns a report with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
-        let copy = KeyCopy(self, plan: try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter))
+        var copy = KeyCopy(self, plan: try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter))
         let runner = MigrationRunner(settings: .init(
             checkpointDirectory: checkpointDirectory, resumePolicy: resumePolicy, dryRun: options.dryRun,
             concurrency: settings.concurrency, rateLimit: rateLimit, progressStyle: settings.progressStyle, logger: settings.logger
         ))
+        if !options.dryRun {
+            let checkpoint = runner.checkpointPath(copy.plan)
+            copy.stagingLog = StagingLog(path: String(checkpoint.dropLast(".json".count)) + "-staging.log", resumable: resumePolicy == .resume)
+        }
         return try await runner.run(copy)
     }
 
@@ -128,6 +132,8 @@ struct KeyCopy: Migration {
     let plan: MigrationPlan
     private let databases: [String: Int]
     private let nodes: [String: Endpoint]
+    /// Big keys' acknowledged chunks (none in a dry run).
+    var stagingLog: StagingLog?
 
     init(_ migration: RedisMigration, plan keyspace: KeyspacePlan) {
         self.migration = migration
@@ -156,7 +162,11 @@ struct KeyCopy: Migration {
 
     func writer(deadLetters: DeadLetterFile) async throws -> sending KeyCopyWriter {
         KeyCopyWriter(source: migration.settings.source, target: migration.settings.target, options: migration.options,
-                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases, deadLetters: deadLetters)
+                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases, deadLetters: deadLetters, stagingLog: stagingLog)
+    }
+
+    func finish() async throws -> [String] {
+        try await stagingLog?.finish(target: migration.settings.target) ?? []
     }
 
     func countTarget(units: [String]) async throws -> [String: Int]? {

@@ -228,7 +228,9 @@ public struct CheckpointStore: Sendable {
         }
     }
 
-    private static func writeAtomically(_ data: Data, to path: String) throws(CheckpointError) {
+    /// Replaces `path` with `data` so that a crash leaves the old file or the new one: a temporary file, `fsync`,
+    /// `rename`, `fsync` of the directory. Blocking: call it from a ``BlockingQueue``.
+    public static func writeAtomically(_ data: Data, to path: String) throws(CheckpointError) {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)

@@ -87,5 +87,86 @@ extension Integration {
             }
             await source.close()
         }
+    
+        /// The big key's acknowledged chunks in `directory`'s staging log (0 when none is in flight).
+        static func acknowledgedChunks(_ directory: String) -> Int {
+            guard let file = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.first(where: { $0.hasSuffix("-staging.log") }),
+                  let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
+                  let entries = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return 0 }
+            return entries.compactMap { $0["sourceChunks"] as? Int }.max() ?? 0
+        }
+
+        /// kill -9 in the middle of a big key: the staging key holds the acknowledged chunks and the real name
+        /// nothing; --resume continues from the last acknowledged chunk (fewer chunks sent than the key has), the
+        /// report says so, and the copy verifies.
+        @Test func killedMidBigKeyResumesFromItsChunk() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            try await Self.fillBigKeys(source, fields: 20_000, members: 0)
+            // A slow link (64 KiB every 20 ms), so the copy of the 20 MB hash takes seconds.
+            let proxy = try await FaultProxy.start(target: "127.0.0.1:\(Servers.endpoint(Servers.target).port)", options: ["--stall-ms", "20"])
+            defer { proxy.stop() }
+            let via = "redis://127.0.0.1:\(proxy.port)"
+            let directory = checkpointDirectory()
+            let arguments = ["redis", "--source", Servers.source, "--target", via, "--checkpoint-dir", directory, "--big-key-bytes", "1048576"]
+            let process = try CLI.start(arguments, log: "\(directory)/first")
+            var acknowledged = 0
+            for _ in 0..<600 where process.isRunning {
+                acknowledged = Self.acknowledgedChunks(directory)
+                if acknowledged >= 3 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            acknowledged = Self.acknowledgedChunks(directory)
+            try #require(acknowledged >= 3, "the run was not killed mid key")
+            #expect(acknowledged < 20, "the key was already complete")
+            #expect(try await target.send(RESPCommand("EXISTS", "big:hash")).integer == 0, "a partial value is under the real name")
+            let staging = StagingKey.name(for: Array("big:hash".utf8))
+            #expect(try await target.send(RESPCommand("HLEN", staging), key: staging).integer ?? 0 >= Int64(acknowledged * 1000) - 1000)
+
+            let resumed = try await CLI.run(arguments + ["--resume", "--json"])
+            #expect(resumed.status == 0, "\(resumed.output)")
+            #expect(resumed.stdout.contains("continued from source chunk \(acknowledged)"), "\(resumed.stdout)")
+            let report = try #require(resumed.stdout.split(separator: "\n").last { $0.contains("\"event\":\"report\"") })
+            #expect(report.contains("\"big-key chunks acknowledged before\":\(acknowledged)"), "\(report)")
+            let resent = Int(report.firstMatch(of: /"big-key chunks":(\d+)/)?.1 ?? "") ?? 0
+            #expect(resent > 0 && resent <= 20 - acknowledged + 1, "the key was restarted: \(resent) chunks sent after \(acknowledged) acknowledged")
+            #expect(try await target.send(RESPCommand("HLEN", "big:hash")).integer == 20_000)
+            #expect(try await target.send(RESPCommand("EXISTS", staging), key: staging).integer == 0)
+            #expect(Self.acknowledgedChunks(directory) == 0)
+            let verification = try await verify(Servers.deployment(Servers.source), Servers.deployment(Servers.target))
+            #expect(verification.outcome == .succeeded, "\(verification.rendered())")
+            await source.close()
+            await target.close()
+        }
+
+        /// A staging key an earlier run left for a key no longer copied is removed and listed in the report.
+        @Test func leftoverStagingKeyIsRemovedAndListed() async throws {
+            let source = try await Servers.client(Servers.source)
+            let target = try await Servers.client(Servers.target)
+            try await source.flushAll()
+            try await target.flushAll()
+            try await Self.fillBigKeys(source, fields: 3_000, members: 0)
+            let directory = checkpointDirectory()
+            let arguments = ["redis", "--source", Servers.source, "--target", Servers.target, "--checkpoint-dir", directory, "--big-key-bytes", "1048576"]
+            let first = try await CLI.run(arguments)
+            #expect(first.status == 0, "\(first.output)")
+            // As a crash leaves it: an unfinished checkpoint, a staging key and its log entry for a key since deleted.
+            _ = try Integration.SourceIdentity.markUnfinished(directory)
+            let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasPrefix("redis-") && $0.hasSuffix(".json") })
+            let staging = StagingKey.name(for: Array("gone".utf8))
+            _ = try await target.send(RESPCommand("HSET", staging, "f", "v"), key: staging)
+            let entry = "[{\"database\":0,\"keyHex\":\"676f6e65\",\"key\":\"gone\",\"stagingHex\":\"\(staging.hexString)\",\"type\":\"hash\",\"sourceChunks\":1,\"length\":1,\"bytes\":2,\"pieces\":1}]"
+            try Data(entry.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(checkpoint.dropLast(5))-staging.log"))
+            let resumed = try await CLI.run(arguments + ["--resume"])
+            #expect(resumed.status == 0, "\(resumed.output)")
+            #expect(resumed.stdout.contains("removed staging key \"{gone}migrate-staging\" (db 0) that an earlier run left for key gone"), "\(resumed.stdout)")
+            #expect(try await target.send(RESPCommand("EXISTS", staging), key: staging).integer == 0)
+            await source.close()
+            await target.close()
+        }
     }
 }
