@@ -32,7 +32,7 @@ public enum TransportError: TransientFailure, Sendable, Equatable, CustomStringC
         case .tlsHandshakeFailed(let endpoint, let reason):
             return "TLS handshake with \(endpoint) failed: \(reason). If the server does not use TLS, use the plain URI (redis://, bolt://, http://)."
         case .certificateVerificationFailed(let endpoint, let problem, let reason):
-            return "the TLS certificate of \(endpoint) did not verify: \(reason). \(problem.fix(host: endpoint.host))"
+            return "the TLS certificate of \(endpoint) did not verify: \(reason). \(problem.fix)"
         case .tlsFileUnusable(let path, let reason):
             return "cannot use TLS file '\(path)': \(reason). Check the path and that the file is PEM."
         case .closedByPeer(let endpoint, let during):
@@ -85,11 +85,11 @@ public enum CertificateProblem: Sendable, Equatable {
         }
     }
 
-    /// What to do about it, connecting to `host`.
-    func fix(host: String) -> String {
+    /// What to do about it.
+    var fix: String {
         switch self {
         case .nameMismatch:
-            return "The certificate is not for '\(host)': connect by a name it lists, or pass --source-tls-server-name/--target-tls-server-name with that name."
+            return "The certificate does not name the host checked: connect by a name it lists, or pass --source-tls-server-name/--target-tls-server-name with that name."
         case .unknownAuthority:
             return "Pass the CA that signed it with --source-ca-file/--target-ca-file."
         case .expired:
