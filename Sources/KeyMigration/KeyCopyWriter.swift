@@ -533,13 +533,14 @@ struct KeyCopyWriter: BatchWriter {
     }
 
     /// A key the target answered with an error: a transient one (-BUSY, -LOADING, -TRYAGAIN …) is thrown for the
-    /// batch to be retried; -OOM stops the run with the target's memory figures; any other refuses the key.
+    /// batch to be retried; -OOM stops the run with the target's memory figures (with `--skip-refused` the key is
+    /// refused and listed like any other, and the run goes on); any other refuses the key.
     private mutating func rejected(_ info: KeyInfo, command: String, message: String, client: RedisClient, outcome: inout BatchOutcome) async throws {
         let code = RedisErrorCode(message: message)
         if code.isTransient {
             throw RedisError.commandFailed(client.configuration.endpoint, command: command, serverMessage: message)
         }
-        if code == .outOfMemory {
+        if code == .outOfMemory && !options.skipRefused {
             throw await TargetOutOfMemoryError.make(key: info.target.key, database: info.database, serverMessage: message, target: client)
         }
         try refuse(KeyRefusedError(key: info.key.printableKey, database: info.database, command: command, serverMessage: message),
