@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MigrationCore
 import Transport
 
 /// The checks every command runs on its options before it opens a connection or writes anything. Each failure
@@ -123,27 +124,12 @@ enum CommandLineRepair {
             let names = subcommands.compactMap { $0.configuration.commandName }
             guard argument != "help" else { return nil }
             guard let next = subcommands.first(where: { $0.configuration.commandName == argument }) else {
-                let closest = names.min { distance($0, argument) < distance($1, argument) }
-                let suggestion = closest.flatMap { distance($0, argument) <= max(2, argument.count / 3) ? "did you mean '\(path.joined(separator: " ")) \($0)'?" : nil }
+                let suggestion = closestMatch(to: argument, in: names).map { "did you mean '\(path.joined(separator: " ")) \($0)'?" }
                 return ValidationError("unknown command '\(argument)'; \(suggestion ?? "run '\(path.joined(separator: " ")) --help' to list the commands") (commands: \(names.joined(separator: ", ")))")
             }
             command = next
             path.append(argument)
         }
         return nil
-    }
-
-    /// The edit distance (Levenshtein) between two words.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var previous = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var current = [i + 1]
-            for (j, y) in b.enumerated() {
-                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }
