@@ -19,12 +19,14 @@ extension Integration {
             #expect(unknown.status == 2, "\(unknown.output)")
             #expect(unknown.stderr.contains("Pass the CA that signed it") && !unknown.stderr.contains("does not name"), "\(unknown.stderr)")
 
-            // Every connection is reset after its first bytes.
+            // Every connection is cut before the server answers its first command: reported as a close during the
+            // handshake (where a TLS port spoken to in plain text cuts too), not as a certificate problem. A reset
+            // mid-transfer has its own message without a TLS hint (CertificateProblemTests) and is retried.
             let proxy = try await FaultProxy.start(target: "127.0.0.1:\(Servers.endpoint(Servers.target).port)", dropAfterBytes: 8)
             defer { proxy.stop() }
             let reset = try await CLI.run(base + ["--target", "redis://127.0.0.1:\(proxy.port)"])
             #expect(reset.status == 2, "\(reset.output)")
-            #expect(reset.stderr.contains("was reset") && !reset.stderr.contains("TLS URI"), "\(reset.stderr)")
+            #expect(reset.stderr.contains("closed the connection during the connection handshake") && !reset.stderr.contains("did not verify"), "\(reset.stderr)")
             #expect(try await target.keyCount() == 0)
             await target.close()
         }
