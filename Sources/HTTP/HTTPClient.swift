@@ -52,7 +52,7 @@ public final class HTTPClient: @unchecked Sendable {
             stream?.close()
             stream = nil
             // A kept-alive connection the server already closed: one fresh try.
-            if reused, case .closedByPeer = error {
+            if reused, error.isClosedConnection {
                 do {
                     return try attempt(request)
                 } catch let error as TransportError {

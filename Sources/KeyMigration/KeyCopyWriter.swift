@@ -1,3 +1,4 @@
+import Failures
 import Foundation
 import Hashing
 import MigrationCore
@@ -100,13 +101,16 @@ struct KeyCopyWriter: BatchWriter {
     let sourceDatabases: [Int]
     /// Where keys the target refuses are listed (a live sync's and a repair's refusals stop them instead).
     let deadLetters: DeadLetterFile?
+    /// Where big keys' acknowledged chunks are recorded, for a resume mid key (none for a live sync or a repair).
+    let stagingLog: StagingLog?
     private var sourceClients: [Int: DatabaseClient] = [:]
     private var targetClients: [Int: RedisClient] = [:]
     /// The refused keys of the batch being written, for the dead-letter file once the batch is done.
     private var refusedKeys: [RefusedKey] = []
 
     init(source: RedisDeployment, target: RedisDeployment, options: RedisCopyOptions, partitionDatabases: [String: Int], sourceDatabases: [Int],
-         deadLetters: DeadLetterFile? = nil) {
+         deadLetters: DeadLetterFile? = nil, stagingLog: StagingLog? = nil) {
+        self.stagingLog = stagingLog
         self.source = source
         self.target = target
         self.options = options
@@ -256,14 +260,16 @@ struct KeyCopyWriter: BatchWriter {
         }
         for (database, items) in byDatabase.sorted(by: { $0.key < $1.key }) {
             let client = try await targetClient(database)
-            let replies = try await client.pipeline(items.map { KeyedCommand(key: $0.info.target.key, $0.command) })
+            let commands = items.map { KeyedCommand(key: $0.info.target.key, $0.command) }
+            var replies = try await client.pipeline(commands)
+            try await Self.resendTransient(commands, replies: &replies, client: client)
             for (item, reply) in zip(items, replies) {
                 guard item.command.name == "RESTORE" else { continue }
                 if let message = reply.errorMessage {
                     if Self.isIncompatiblePayload(message) {
                         fallbacks.append(item.info)
                     } else {
-                        try refuse(item.info, command: "RESTORE", message: message, outcome: &outcome)
+                        try await rejected(item.info, command: "RESTORE", message: message, client: client, outcome: &outcome)
                     }
                     continue
                 }
@@ -280,7 +286,9 @@ struct KeyCopyWriter: BatchWriter {
         var small: [KeyInfo] = []
         for info in infos {
             if info.type == .other {
-                try refuse(info, command: "RESTORE", message: "a module or unknown type can only travel by DUMP/RESTORE, and the target could not load its payload", outcome: &outcome)
+                try refuse(KeyRefusedError(key: info.key.printableKey, database: info.database, command: "RESTORE",
+                                           serverMessage: "a module or unknown type can only travel by DUMP/RESTORE, and the target could not load its payload"),
+                           key: info.key, outcome: &outcome)
             } else if info.size > options.bigKeyBytes || info.type == .stream {
                 try await rebuildInChunks(info, sourceClient: sourceClient, outcome: &outcome)
             } else {
@@ -309,13 +317,14 @@ struct KeyCopyWriter: BatchWriter {
         for (database, items) in byDatabase.sorted(by: { $0.key < $1.key }) {
             let client = try await targetClient(database)
             let commands = items.flatMap { item in item.1.map { KeyedCommand(key: item.0.target.key, $0) } }
-            let replies = try await client.pipeline(commands)
+            var replies = try await client.pipeline(commands)
+            try await Self.resendTransient(commands, replies: &replies, client: client)
             var position = 0
             for (info, written, bytes, digest) in items {
                 let slice = replies[position..<(position + written.count)]
                 position += written.count
                 if let failed = zip(written, slice).first(where: { $0.1.errorMessage != nil }) {
-                    try refuse(info, command: failed.0.name, message: failed.1.errorMessage!, outcome: &outcome)
+                    try await rejected(info, command: failed.0.name, message: failed.1.errorMessage!, client: client, outcome: &outcome)
                 } else if bytes >= 0 {
                     outcome.tally.add("rebuilt")
                     count(info, bytes: bytes, digest: digest, into: &outcome)
@@ -324,50 +333,165 @@ struct KeyCopyWriter: BatchWriter {
         }
     }
 
+    /// Copies a big key chunk by chunk into its staging key (``StagingKey``, same hash slot), then gives the staging
+    /// key its expiry and renames it over the key's name, so the target never shows a partial value under the
+    /// real name. A chunk that fails for a transient reason (a reset link, -BUSY, -LOADING) is sent again alone on a
+    /// new connection, split in halves after two failures; a refused chunk (OOM, ACL) removes the staging key.
     private mutating func rebuildInChunks(_ info: KeyInfo, sourceClient: RedisClient, outcome: inout BatchOutcome) async throws {
-        let client = try await targetClient(info.target.database)
-        var first = true
-        var bytes = 0
-        var refused = false
+        let staging = StagingKey.name(for: info.target.key)
+        let database = info.target.database
+        var entry = StagingLog.Entry(database: database, keyHex: info.target.key.hexString, key: info.key.printableKey, stagingHex: staging.hexString,
+                                     type: info.type.rawValue, sourceChunks: 0, length: 0, bytes: 0, pieces: 0)
+        var progress = StagingProgress()
+        // An earlier run's acknowledged chunks are kept when its staging key is still there as it left it.
+        if let saved = await stagingLog?.progress(of: entry.id), saved.stagingHex == entry.stagingHex, saved.type == entry.type,
+           try await stagingIntact(saved, staging: staging) {
+            entry = saved
+            progress = StagingProgress(chunks: saved.pieces, bytes: saved.bytes, length: saved.length)
+            outcome.tally.add("big keys resumed")
+            outcome.tally.add("big-key chunks acknowledged before", saved.sourceChunks)
+            await stagingLog?.noteResumed(info.key.printableKey, chunk: saved.sourceChunks)
+        }
+        let acknowledged = entry.sourceChunks
+        let piecesBefore = progress.chunks
+        var sourceChunk = 0
+        var refused: (command: String, message: String)?
         var digest = ValueDigest(type: info.type)
         try await valueReader.read(info.key, type: info.type, from: sourceClient) { chunk in
-            guard !refused else { return }
+            guard refused == nil else { return }
+            // Every chunk is digested (the checksum covers the whole value); those acknowledged before are not resent.
             digest.add(chunk)
-            let commands = chunk.writeCommands(key: info.target.key, first: first)
-            first = false
-            bytes += chunk.byteCount
-            let replies = try await client.pipeline(commands.map { KeyedCommand(key: info.target.key, $0) })
-            if let failed = zip(commands, replies).first(where: { $0.1.errorMessage != nil }) {
-                refused = true
-                try refuse(info, command: failed.0.name, message: failed.1.errorMessage!, outcome: &outcome)
+            sourceChunk += 1
+            guard sourceChunk > acknowledged else { return }
+            refused = try await writeChunk(chunk, staging: staging, info: info, progress: &progress)
+            if refused == nil, let stagingLog {
+                entry.sourceChunks = sourceChunk
+                (entry.length, entry.bytes, entry.pieces) = (progress.length, progress.bytes, progress.chunks)
+                try await stagingLog.update(entry)
             }
         }
-        if refused { return }
+        if let refused {
+            // The refusal is read first (an OOM reports the memory as the target saw it), then the staging key goes.
+            let client = try await targetClient(database)
+            let removeStaging = RESPCommand("DEL", staging)
+            do {
+                try await rejected(info, command: refused.command, message: refused.message, client: client, outcome: &outcome)
+            } catch {
+                _ = try? await client.send(removeStaging, key: staging)
+                try? await stagingLog?.remove(entry.id)
+                throw error
+            }
+            _ = try? await client.send(removeStaging, key: staging)
+            try await stagingLog?.remove(entry.id)
+            return
+        }
         var finishing: [RESPCommand] = []
         if info.type == .stream {
-            finishing += try await streamMetadata(info, sourceClient: sourceClient, empty: first)
-        } else if first {
+            finishing += try await streamMetadata(info, key: staging, sourceClient: sourceClient, empty: progress.chunks == 0)
+        } else if progress.chunks == 0 {
             // Nothing was read: the key vanished while it was copied.
             vanished(info, into: &outcome)
-            _ = try await client.send(RESPCommand("DEL", info.target.key), key: info.target.key)
+            _ = try await targetClient(database).pipeline([KeyedCommand(key: info.target.key, RESPCommand("DEL", info.target.key)),
+                                                           KeyedCommand(key: staging, RESPCommand("DEL", staging))])
+            try await stagingLog?.remove(entry.id)
             return
         }
         if let expireAt = info.expireAt {
-            finishing.append(RESPCommand("PEXPIREAT", info.target.key, expireAt))
+            finishing.append(RESPCommand("PEXPIREAT", staging, expireAt))
         }
-        let replies = try await client.pipeline(finishing.map { KeyedCommand(key: info.target.key, $0) })
-        if let failed = zip(finishing, replies).first(where: { $0.1.errorMessage != nil }) {
-            try refuse(info, command: failed.0.name, message: failed.1.errorMessage!, outcome: &outcome)
+        finishing.append(RESPCommand("RENAME", staging, info.target.key))
+        let failed = try await finish(finishing, staging: staging, info: info)
+        try await stagingLog?.remove(entry.id)
+        if let failed {
+            try await rejected(info, command: failed.command, message: failed.message, client: try await targetClient(database), outcome: &outcome)
             return
         }
         outcome.tally.add("rebuilt")
-        count(info, bytes: bytes, digest: digest.finalize(), into: &outcome)
+        outcome.tally.add("big-key chunks", progress.chunks - piecesBefore)
+        if progress.splits > 0 { outcome.tally.add("big-key chunks split", progress.splits) }
+        count(info, bytes: progress.bytes, digest: digest.finalize(), into: &outcome)
+    }
+
+    /// Whether a staging key an earlier run left is as its log says: there, and for a list or string as long.
+    private mutating func stagingIntact(_ saved: StagingLog.Entry, staging: [UInt8]) async throws -> Bool {
+        let client = try await targetClient(saved.database)
+        switch RedisType(rawValue: saved.type) {
+        case .string?: return try await client.send(RESPCommand("STRLEN", staging), key: staging).integer == Int64(saved.length)
+        case .list?: return try await client.send(RESPCommand("LLEN", staging), key: staging).integer == Int64(saved.length)
+        default: return try await client.send(RESPCommand("EXISTS", staging), key: staging).integer == 1
+        }
+    }
+
+    /// Writes one chunk into the staging key; returns the target's refusal (a non-transient error reply), if any.
+    /// Transient failures are retried on a new connection with backoff; after the second, the chunk is split.
+    private mutating func writeChunk(_ chunk: ValueChunk, staging: [UInt8], info: KeyInfo, progress: inout StagingProgress) async throws -> (command: String, message: String)? {
+        let policy = RetryPolicy()
+        var attempt = 0
+        while true {
+            do {
+                let client = try await targetClient(info.target.database)
+                if attempt > 0, try await progress.landed(chunk, staging: staging, client: client) {
+                    progress.advance(chunk)
+                    return nil
+                }
+                let commands = chunk.writeCommands(key: staging, first: progress.chunks == 0)
+                let replies = try await client.pipeline(commands.map { KeyedCommand(key: staging, $0) })
+                if let failed = zip(commands, replies).first(where: { $0.1.errorMessage != nil }), let message = failed.1.errorMessage {
+                    if RedisErrorCode(message: message).isTransient {
+                        throw RedisError.commandFailed(client.configuration.endpoint, command: failed.0.name, serverMessage: message)
+                    }
+                    // A stream entry already added by a try whose reply was lost.
+                    if !(chunk.isStream && message.contains("equal or smaller")) { return (failed.0.name, message) }
+                }
+                progress.advance(chunk)
+                return nil
+            } catch where isTransient(error) {
+                attempt += 1
+                await dropTarget(info.target.database)
+                guard attempt < policy.maxAttempts, !Task.isCancelled else { throw error }
+                if attempt >= 2, let halves = chunk.halves {
+                    progress.splits += 1
+                    for half in [halves.0, halves.1] {
+                        if let refusal = try await writeChunk(half, staging: staging, info: info, progress: &progress) { return refusal }
+                    }
+                    return nil
+                }
+                try await Task.sleep(for: policy.delay(afterAttempt: attempt))
+            }
+        }
+    }
+
+    /// Sends the commands that complete a staged key (stream metadata, expiry, RENAME), retrying transient
+    /// failures; a RENAME whose reply was lost is recognised by the staging key being gone and the key there.
+    private mutating func finish(_ commands: [RESPCommand], staging: [UInt8], info: KeyInfo) async throws -> (command: String, message: String)? {
+        let policy = RetryPolicy()
+        var attempt = 1
+        while true {
+            do {
+                let client = try await targetClient(info.target.database)
+                if attempt > 1 {
+                    let exists = try await client.pipeline([KeyedCommand(key: staging, RESPCommand("EXISTS", staging)),
+                                                            KeyedCommand(key: info.target.key, RESPCommand("EXISTS", info.target.key))])
+                    if exists[0].integer == 0 && exists[1].integer == 1 { return nil }
+                }
+                let replies = try await client.pipeline(commands.map { KeyedCommand(key: staging, $0) })
+                guard let failed = zip(commands, replies).first(where: { $0.1.errorMessage != nil }), let message = failed.1.errorMessage else { return nil }
+                if RedisErrorCode(message: message).isTransient {
+                    throw RedisError.commandFailed(client.configuration.endpoint, command: failed.0.name, serverMessage: message)
+                }
+                return (failed.0.name, message)
+            } catch where isTransient(error) {
+                await dropTarget(info.target.database)
+                guard attempt < policy.maxAttempts, !Task.isCancelled else { throw error }
+                try await Task.sleep(for: policy.delay(afterAttempt: attempt))
+                attempt += 1
+            }
+        }
     }
 
     /// The commands that give a rebuilt stream its last id, counters and consumer groups (pending entries are
     /// not copied by a type-based copy).
-    private func streamMetadata(_ info: KeyInfo, sourceClient: RedisClient, empty: Bool) async throws -> [RESPCommand] {
-        let key = info.target.key
+    private func streamMetadata(_ info: KeyInfo, key: [UInt8], sourceClient: RedisClient, empty: Bool) async throws -> [RESPCommand] {
         var commands: [RESPCommand] = []
         let stream = try await sourceClient.send(RESPCommand("XINFO", "STREAM", info.key), key: info.key)
         let fields = Self.pairs(stream)
@@ -408,9 +532,32 @@ struct KeyCopyWriter: BatchWriter {
         }
     }
 
-    private mutating func refuse(_ info: KeyInfo, command: String, message: String, outcome: inout BatchOutcome) throws {
+    /// A key the target answered with an error: a transient one (-BUSY, -LOADING, -TRYAGAIN …) is thrown for the
+    /// batch to be retried; -OOM stops the run with the target's memory figures (with `--skip-refused` the key is
+    /// refused and listed like any other, and the run goes on); any other refuses the key.
+    private mutating func rejected(_ info: KeyInfo, command: String, message: String, client: RedisClient, outcome: inout BatchOutcome) async throws {
+        let code = RedisErrorCode(message: message)
+        if code.isTransient {
+            throw RedisError.commandFailed(client.configuration.endpoint, command: command, serverMessage: message)
+        }
+        if code == .outOfMemory && !options.skipRefused {
+            throw await TargetOutOfMemoryError.make(key: info.target.key, database: info.database, serverMessage: message, target: client)
+        }
         try refuse(KeyRefusedError(key: info.key.printableKey, database: info.database, command: command, serverMessage: message),
                    key: info.key, outcome: &outcome)
+    }
+
+    /// Sends again, alone, the commands whose reply was a transient error (-BUSY, -LOADING, -TRYAGAIN …), with
+    /// backoff and jitter, so that one key the target holds up does not send its whole batch again. Replies still
+    /// transient after the last attempt are left for ``rejected(_:command:message:client:outcome:)``.
+    private static func resendTransient(_ commands: [KeyedCommand], replies: inout [RESPValue], client: RedisClient) async throws {
+        let policy = RetryPolicy()
+        for attempt in 1..<policy.maxAttempts {
+            let pending = replies.indices.filter { replies[$0].errorMessage.map { RedisErrorCode(message: $0).isTransient } == true }
+            guard !pending.isEmpty else { return }
+            try await Task.sleep(for: policy.delay(afterAttempt: attempt))
+            for (index, reply) in zip(pending, try await client.pipeline(pending.map { commands[$0] })) { replies[index] = reply }
+        }
     }
 
     /// Stops the run on a refused key, or with `--skip-refused` counts it as refused, lists it in the report and
@@ -451,6 +598,11 @@ struct KeyCopyWriter: BatchWriter {
         let client = try await DatabaseClient.connect(source, database: database)
         sourceClients[database] = client
         return client
+    }
+
+    /// Closes the target connection of `database`, so the next write opens a new one (after a reset).
+    private mutating func dropTarget(_ database: Int) async {
+        await targetClients.removeValue(forKey: database)?.close()
     }
 
     private mutating func targetClient(_ database: Int) async throws -> RedisClient {
@@ -522,6 +674,62 @@ struct RefusedKey: Encodable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             return String(decoding: try encoder.encode(self), as: UTF8.self)
+        }
+    }
+}
+
+/// How far a big key's staging copy got: what a retry checks before sending a chunk again, since RPUSH and
+/// APPEND are not idempotent.
+struct StagingProgress {
+    /// Chunks acknowledged (a split chunk counts its pieces).
+    var chunks = 0
+    /// Value bytes acknowledged.
+    var bytes = 0
+    /// The staging key's length so far: bytes of a string, elements of a list.
+    var length = 0
+    /// Chunks split after failing twice.
+    var splits = 0
+
+    mutating func advance(_ chunk: ValueChunk) {
+        chunks += 1
+        bytes += chunk.byteCount
+        length += chunk.size
+    }
+
+    /// Whether a chunk whose reply was lost reached the staging key (a list or string longer by the chunk).
+    func landed(_ chunk: ValueChunk, staging: [UInt8], client: RedisClient) async throws -> Bool {
+        let command: RESPCommand
+        switch chunk {
+        case .string: command = RESPCommand("STRLEN", staging)
+        case .list: command = RESPCommand("LLEN", staging)
+        case .hash, .set, .zset, .stream: return false // HSET, SADD, ZADD are idempotent; XADD refuses a repeat.
+        }
+        guard chunks > 0, let now = try await client.send(command, key: staging).integer.map(Int.init) else { return false }
+        return now == length + chunk.size
+    }
+}
+
+extension ValueChunk {
+    var isStream: Bool {
+        if case .stream = self { return true }
+        return false
+    }
+
+    /// The chunk in two pieces that, written in order, give the same value; `nil` when it cannot be split.
+    var halves: (ValueChunk, ValueChunk)? {
+        func split<T>(_ items: [T], step: Int = 1) -> ([T], [T])? {
+            let pieces = items.count / step
+            guard pieces > 1 else { return nil }
+            let middle = pieces / 2 * step
+            return (Array(items[..<middle]), Array(items[middle...]))
+        }
+        switch self {
+        case .string(let bytes): return bytes.count >= 2048 ? split(bytes).map { (.string($0.0), .string($0.1)) } : nil
+        case .list(let items): return split(items).map { (.list($0.0), .list($0.1)) }
+        case .set(let items): return split(items).map { (.set($0.0), .set($0.1)) }
+        case .hash(let items): return split(items, step: 2).map { (.hash($0.0), .hash($0.1)) }
+        case .zset(let items): return split(items, step: 2).map { (.zset($0.0), .zset($0.1)) }
+        case .stream(let entries): return split(entries).map { (.stream($0.0), .stream($0.1)) }
         }
     }
 }

@@ -26,10 +26,19 @@ public struct RedisInventory: Sendable {
         var plan = PhasePlan(phase: "keys", source: settings.source.displayName, target: settings.target.displayName, unit: "keys")
         let keyspace: KeyspacePlan
         do {
-            keyspace = try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter)
+            // A stale replica is listed as a problem beside its lag, not thrown: the plan shows everything.
+            var planning = settings
+            planning.allowStaleReplica = true
+            keyspace = try await KeyspacePlan.make(settings: planning, mapping: options.mapping, writing: options.filter)
         } catch {
             plan.problems.append("\(error)")
             return plan
+        }
+        plan.facts.append(["source replication", keyspace.sourceNodes.map { "\($0.node): \($0.summary)" }.joined(separator: "; ")])
+        do {
+            try StaleSourceError.check(keyspace.sourceNodes, maxLagSeconds: settings.maxReplicaLagSeconds, allowStale: settings.allowStaleReplica)
+        } catch {
+            plan.problems.append("\(error)")
         }
         plan.records = keyspace.estimatedKeys
         var sourceMemory = 0

@@ -21,6 +21,10 @@ public struct RedisRunSettings: Sendable {
     public var progressStyle: ProgressStyle
     /// Where warnings go.
     public var logger: Logger
+    /// Copy from a replica whose link to its primary is down or lags (`--allow-stale-replica`).
+    public var allowStaleReplica = false
+    /// The most seconds a source replica may be behind its primary (`master_last_io_seconds_ago`).
+    public var maxReplicaLagSeconds = 60
 
     /// Creates settings.
     public init(source: RedisDeployment, target: RedisDeployment, databases: [Int]?, batchSize: Int, concurrency: Int,
@@ -60,28 +64,47 @@ public struct RedisMigration: Sendable {
     /// Runs the migration. Connection, authentication and mapping problems are thrown before anything is
     /// written; a failure during the copy returns a report with outcome `failed` and keeps the checkpoint.
     public func run() async throws -> MigrationReport {
-        let copy = KeyCopy(self, plan: try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter))
+        var copy = KeyCopy(self, plan: try await KeyspacePlan.make(settings: settings, mapping: options.mapping, writing: options.filter))
         let runner = MigrationRunner(settings: .init(
             checkpointDirectory: checkpointDirectory, resumePolicy: resumePolicy, dryRun: options.dryRun,
             concurrency: settings.concurrency, rateLimit: rateLimit, progressStyle: settings.progressStyle, logger: settings.logger
         ))
+        if !options.dryRun {
+            let checkpoint = runner.checkpointPath(copy.plan)
+            copy.stagingLog = StagingLog(path: String(checkpoint.dropLast(".json".count)) + "-staging.log", resumable: resumePolicy == .resume)
+        }
         return try await runner.run(copy)
     }
 
-    /// A digest of everything that decides which keys go where: a checkpoint only resumes the same migration.
-    var fingerprint: String {
+    /// Everything that decides which keys go where, readable: the source (its address and replication id, which
+    /// a restarted or other server does not share), the target and the selection. A checkpoint only resumes the
+    /// same migration, and a refusal names the field that differs.
+    func identity(sourceNodes: [SourceNodeHealth]) -> [String: String] {
+        let selection = [
+            "mode \(options.mode.rawValue)",
+            "match \(options.filter.include.map(\.description).joined(separator: ","))",
+            "exclude \(options.filter.exclude.map(\.description).joined(separator: ","))",
+            "type \(options.filter.types.map(\.rawValue).sorted().joined(separator: ","))",
+            "db-map \(options.mapping.rules.values.sorted { $0.source < $1.source }.map { "\($0.source)=\($0.target):\($0.prefix.hexString)" }.joined(separator: ","))",
+            "db \(settings.databases.map { $0.map(String.init).joined(separator: ",") } ?? "all")",
+        ]
+        return [
+            "source": settings.source.displayName,
+            "source replication id": sourceNodes.map { $0.replicationID ?? "none" }.joined(separator: ","),
+            "target": settings.target.displayName,
+            "selection": selection.joined(separator: " "),
+            "shard": options.filter.shard?.description ?? "all",
+        ]
+    }
+
+    /// A digest of ``identity(sourceNodes:)``.
+    static func fingerprint(_ identity: [String: String]) -> String {
         var hasher = SHA256Hasher()
-        for part in [
-            settings.source.displayName, settings.target.displayName, options.mode.rawValue,
-            options.filter.include.map(\.description).joined(separator: "\u{0}"),
-            options.filter.exclude.map(\.description).joined(separator: "\u{0}"),
-            options.filter.types.map(\.rawValue).sorted().joined(separator: ","),
-            options.mapping.rules.values.sorted { $0.source < $1.source }.map { "\($0.source)=\($0.target):\($0.prefix.hexString)" }.joined(separator: ","),
-            settings.databases.map { $0.map(String.init).joined(separator: ",") } ?? "all",
-            options.filter.shard?.description ?? "all",
-        ] {
-            hasher.update(length: part.utf8.count)
-            hasher.update(part)
+        for (field, value) in identity.sorted(by: { $0.key < $1.key }) {
+            for part in [field, value] {
+                hasher.update(length: part.utf8.count)
+                hasher.update(part)
+            }
         }
         return hasher.finalize().hexString
     }
@@ -109,6 +132,8 @@ struct KeyCopy: Migration {
     let plan: MigrationPlan
     private let databases: [String: Int]
     private let nodes: [String: Endpoint]
+    /// Big keys' acknowledged chunks (none in a dry run).
+    var stagingLog: StagingLog?
 
     init(_ migration: RedisMigration, plan keyspace: KeyspacePlan) {
         self.migration = migration
@@ -116,15 +141,18 @@ struct KeyCopy: Migration {
         let dryRun = migration.options.dryRun
         databases = Dictionary(uniqueKeysWithValues: keyspace.partitions.map { ($0.name, $0.database) })
         nodes = Dictionary(uniqueKeysWithValues: keyspace.partitions.map { ($0.name, $0.node) })
-        plan = MigrationPlan(
+        let identity = migration.identity(sourceNodes: keyspace.sourceNodes)
+        var plan = MigrationPlan(
             store: "redis", command: dryRun ? "migrate redis --dry-run" : "migrate redis",
             source: migration.settings.source.displayName, target: migration.settings.target.displayName,
-            fingerprint: migration.fingerprint,
+            fingerprint: RedisMigration.fingerprint(identity),
             stages: [keyspace.partitions.map { PartitionPlan(name: $0.name, initialPosition: "0") }],
             units: keyspace.sourceDatabases.map { "db\($0)" }, recordName: "keys",
             estimatedRecords: keyspace.estimatedKeys / (migration.options.filter.shard?.count ?? 1),
             breakdowns: breakdownLabels, sharesTarget: migration.options.filter.shard != nil
         )
+        plan.identity = identity
+        self.plan = plan
     }
 
     func reader(partition: String, position: String) async throws -> sending KeyScanReader {
@@ -134,7 +162,11 @@ struct KeyCopy: Migration {
 
     func writer(deadLetters: DeadLetterFile) async throws -> sending KeyCopyWriter {
         KeyCopyWriter(source: migration.settings.source, target: migration.settings.target, options: migration.options,
-                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases, deadLetters: deadLetters)
+                      partitionDatabases: databases, sourceDatabases: keyspace.sourceDatabases, deadLetters: deadLetters, stagingLog: stagingLog)
+    }
+
+    func finish() async throws -> [String] {
+        try await stagingLog?.finish(target: migration.settings.target) ?? []
     }
 
     func countTarget(units: [String]) async throws -> [String: Int]? {
@@ -159,6 +191,8 @@ struct KeyspacePlan {
     var keysPerDatabase: [Int: Int]
     var estimatedKeys: Int
     var targetIsCluster: Bool
+    /// The replication state of each source node read.
+    var sourceNodes: [SourceNodeHealth]
 
     /// Connects to both sides (so bad addresses, credentials and certificates fail before any write), lists the
     /// source databases with keys, and checks the database mapping against the target.
@@ -182,6 +216,8 @@ struct KeyspacePlan {
     }
 
     private static func make(source: RedisClient, settings: RedisRunSettings, mapping: DatabaseMapping, alwaysInclude: [Int]) async throws -> KeyspacePlan {
+        let sourceNodes = try await SourceNodeHealth.read(source)
+        try StaleSourceError.check(sourceNodes, maxLagSeconds: settings.maxReplicaLagSeconds, allowStale: settings.allowStaleReplica)
         let target = try await settings.target.connect()
         let targetIsCluster = target.isCluster
         await target.close()
@@ -204,7 +240,7 @@ struct KeyspacePlan {
         let partitions = source.primaries.flatMap { node in databases.map { KeyPartition(node: node, database: $0) } }
         let estimate = databases.reduce(0) { $0 + (keysPerDatabase[$1] ?? 0) }
         return KeyspacePlan(partitions: partitions, sourceDatabases: databases, keysPerDatabase: keysPerDatabase, estimatedKeys: estimate,
-                            targetIsCluster: targetIsCluster)
+                            targetIsCluster: targetIsCluster, sourceNodes: sourceNodes)
     }
 
     /// Parses `db0:keys=12,expires=1,avg_ttl=0` lines of `INFO keyspace`.

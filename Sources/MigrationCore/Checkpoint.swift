@@ -9,6 +9,8 @@ public struct Checkpoint: Sendable, Codable, Equatable {
     public var migration: String
     /// A digest of the source, target and options: a resume with other settings is refused.
     public var fingerprint: String
+    /// What the fingerprint digests, readable (``MigrationPlan/identity``); absent in older checkpoints.
+    public var identity: [String: String]?
     /// When the run started.
     public var startedAt: Date
     /// When the file was last written.
@@ -97,8 +99,9 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
     case unwritable(path: String, reason: String)
     /// A checkpoint of an unfinished run exists and neither `--resume` nor `--fresh` was given.
     case unfinishedRunExists(path: String)
-    /// `--resume` was given but the checkpoint was written with other settings.
-    case fingerprintMismatch(path: String)
+    /// `--resume` was given but the checkpoint was written with other settings; `differences` names them
+    /// (`source replication id: 8f2… here, 41c… in the checkpoint`).
+    case fingerprintMismatch(path: String, differences: [String])
 
     public var description: String {
         switch self {
@@ -108,8 +111,10 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
             return "cannot write checkpoint \(path): \(reason). Free disk space or choose another --checkpoint-dir; nothing after the last checkpoint was acknowledged."
         case .unfinishedRunExists(let path):
             return "an unfinished run left a checkpoint at \(path). Continue it with --resume, or start over with --fresh."
-        case .fingerprintMismatch(let path):
-            return "the checkpoint at \(path) belongs to a run with another source, target or options. Use the same options to --resume, or start over with --fresh."
+        case .fingerprintMismatch(let path, let differences):
+            let what = differences.isEmpty ? "another source, target or options" : differences.joined(separator: "; ")
+            let directory = (path as NSString).deletingLastPathComponent
+            return "--resume: the unfinished checkpoint at \(path) belongs to another migration (\(what)), so resuming would mix the two. Either start this migration over with --fresh (the other checkpoint stays), or resume the other one with its own options, or give this run its own --checkpoint-dir (not \(directory.isEmpty ? "." : directory))."
         }
     }
 }
@@ -163,20 +168,34 @@ public struct CheckpointStore: Sendable {
     /// The checkpoint a run starts from under `policy`, and whether it continues an earlier run. The choice is
     /// saved at once, so a checkpoint directory that cannot be written (full, read-only) stops the run before
     /// anything is written to the target.
-    public func begin(migration: String, fingerprint: String, policy: ResumePolicy, startedAt: Date = Date()) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
-        let chosen = try await choose(migration: migration, fingerprint: fingerprint, policy: policy, startedAt: startedAt)
+    ///
+    /// `--resume` refuses a checkpoint of another migration: its own file with another fingerprint, or, when this
+    /// migration has none, an unfinished one of the same store in the directory whose identity differs in anything
+    /// but the shard (the other shards of a `--shard i/N` run share the directory).
+    public func begin(migration: String, fingerprint: String, identity: [String: String] = [:], policy: ResumePolicy,
+                      startedAt: Date = Date()) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
+        var chosen = try await choose(migration: migration, fingerprint: fingerprint, identity: identity, policy: policy, startedAt: startedAt)
+        if !identity.isEmpty { chosen.0.identity = identity }
         try await save(chosen.0)
         return chosen
     }
 
-    private func choose(migration: String, fingerprint: String, policy: ResumePolicy, startedAt: Date) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
+    private func choose(migration: String, fingerprint: String, identity: [String: String], policy: ResumePolicy,
+                        startedAt: Date) async throws(CheckpointError) -> (Checkpoint, resumed: Bool) {
         let fresh = Checkpoint(migration: migration, fingerprint: fingerprint, startedAt: startedAt)
-        guard let existing = try await load() else { return (fresh, false) }
+        guard let existing = try await load() else {
+            if policy == .resume, let (other, differences) = await foreignCheckpoint(migration: migration, identity: identity) {
+                throw .fingerprintMismatch(path: other, differences: differences)
+            }
+            return (fresh, false)
+        }
         switch policy {
         case .fresh:
             return (fresh, false)
         case .resume:
-            guard existing.fingerprint == fingerprint else { throw .fingerprintMismatch(path: path) }
+            guard existing.fingerprint == fingerprint else {
+                throw .fingerprintMismatch(path: path, differences: Self.differences(identity, existing.identity ?? [:]))
+            }
             return (existing, true)
         case .refuseUnfinished:
             if !existing.finished { throw .unfinishedRunExists(path: path) }
@@ -184,7 +203,34 @@ public struct CheckpointStore: Sendable {
         }
     }
 
-    private static func writeAtomically(_ data: Data, to path: String) throws(CheckpointError) {
+    /// An unfinished checkpoint of the same store beside this one, written for another migration, and what differs.
+    private func foreignCheckpoint(migration: String, identity: [String: String]) async -> (String, [String])? {
+        guard !identity.isEmpty else { return nil }
+        let path = self.path
+        let directory = (path as NSString).deletingLastPathComponent
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? [])
+            .filter { $0.hasPrefix("\(migration)-") && $0.hasSuffix(".json") }.sorted()
+        for file in files {
+            let other = (directory as NSString).appendingPathComponent(file)
+            guard other != path, let checkpoint = try? await CheckpointStore(path: other).load(), checkpoint.migration == migration,
+                  !checkpoint.finished, let theirs = checkpoint.identity else { continue }
+            let differences = Self.differences(identity, theirs)
+            if !differences.isEmpty && theirs["shard"] == identity["shard"] { return (other, differences) }
+        }
+        return nil
+    }
+
+    /// The fields of two identities that differ, as `field: VALUE here, OTHER in the checkpoint`.
+    static func differences(_ mine: [String: String], _ theirs: [String: String]) -> [String] {
+        Set(mine.keys).union(theirs.keys).sorted().compactMap { field in
+            let (here, there) = (mine[field] ?? "none", theirs[field] ?? "none")
+            return here == there ? nil : "\(field): \(here) here, \(there) in the checkpoint"
+        }
+    }
+
+    /// Replaces `path` with `data` so that a crash leaves the old file or the new one: a temporary file, `fsync`,
+    /// `rename`, `fsync` of the directory. Blocking: call it from a ``BlockingQueue``.
+    public static func writeAtomically(_ data: Data, to path: String) throws(CheckpointError) {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)

@@ -69,6 +69,9 @@ public struct MigrationPlan: Sendable {
     /// Whether other writers fill the same units at the same time (the other shards of a `--shard i/N` run), so
     /// the target's count can only be held to at least what this run wrote.
     public var sharesTarget: Bool
+    /// What the fingerprint digests, readable (`source`, `source replication id`, `target`, `selection`, `shard`):
+    /// kept in the checkpoint so that a refused `--resume` names what differs.
+    public var identity: [String: String] = [:]
 
     /// Creates a plan.
     public init(store: String, command: String, source: String, target: String, fingerprint: String, stages: [[PartitionPlan]],
@@ -161,7 +164,8 @@ public struct MigrationRunner: Sendable {
         let deadLetters = DeadLetterFile(path: deadLetterPath(plan))
         var (checkpoint, resumed) = dryRun
             ? (Checkpoint(migration: plan.store, fingerprint: plan.fingerprint, startedAt: startedAt), false)
-            : try await store.begin(migration: plan.store, fingerprint: plan.fingerprint, policy: settings.resumePolicy, startedAt: startedAt)
+            : try await store.begin(migration: plan.store, fingerprint: plan.fingerprint, identity: plan.identity, policy: settings.resumePolicy,
+                                    startedAt: startedAt)
         if !dryRun && !resumed {
             // A new migration: what the target holds before the first write, the baseline of the final count.
             try await deadLetters.clear()

@@ -89,7 +89,14 @@ public final class RedisConnection: @unchecked Sendable {
         if configuration.database != 0 {
             commands.append(RESPCommand("SELECT", configuration.database))
         }
-        let replies = try await pipeline(commands)
+        let replies: [RESPValue]
+        do {
+            replies = try await pipeline(commands)
+        } catch .transport(.connectionReset(let endpoint, let during)) {
+            // Cut before the server answered anything: a protocol mismatch (plain text to a TLS port) more often
+            // than a bad link, so it is reported as the peer closing during the handshake, with that hint.
+            throw .transport(.closedByPeer(endpoint, during: "the connection handshake (\(during))"))
+        }
         if let message = replies[0].errorMessage {
             if configuration.password != nil {
                 throw .authenticationFailed(endpoint, user: configuration.user, serverMessage: message)

@@ -44,8 +44,9 @@ public struct RedisErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     /// A replica that only reads.
     public static let readOnly = RedisErrorCode(rawValue: "READONLY")
 
-    /// Whether the same command may succeed after a pause (failovers, loading, slot migrations, busy scripts).
+    /// Whether the same command may succeed after a pause (failovers, loading, slot migrations, busy scripts, a
+    /// primary demoted to a read-only replica mid-failover).
     public var isTransient: Bool {
-        [.tryAgain, .clusterDown, .loading, .masterDown, .busy].contains(self)
+        [.tryAgain, .clusterDown, .loading, .masterDown, .busy, .readOnly].contains(self)
     }
 }

@@ -161,7 +161,7 @@ enum Socket {
         switch code {
         case ECONNREFUSED: return .connectionRefused(endpoint)
         case EAGAIN, ETIMEDOUT: return .timedOut(endpoint, during: operation)
-        case ECONNRESET, EPIPE: return .closedByPeer(endpoint, during: operation)
+        case ECONNRESET, EPIPE: return .connectionReset(endpoint, during: operation)
         default: return .socketError(endpoint, operation: operation, reason: String(cString: strerror(code)))
         }
     }

@@ -105,7 +105,8 @@ final class TLSSession {
             let verify = SSL_get_verify_result(ssl)
             let reason = Self.drainErrors()
             if configuration.verifyPeer && verify != X509_V_OK {
-                throw .certificateVerificationFailed(endpoint, reason: String(cString: X509_verify_cert_error_string(verify)))
+                throw .certificateVerificationFailed(endpoint, problem: CertificateProblem(verifyResult: Int(verify)),
+                                                    reason: String(cString: X509_verify_cert_error_string(verify)))
             }
             if errno == EAGAIN {
                 throw .timedOut(endpoint, during: "TLS handshake")

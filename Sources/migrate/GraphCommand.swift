@@ -37,6 +37,14 @@ struct GraphEndpointOptions: ParsableArguments {
         """, valueName: "i/N"))
     var shard: Shard?
 
+    /// Refuses, before any connection, a file option naming a file that is missing, unreadable or empty.
+    func checkFiles() throws {
+        for (option, path) in [("--source-password-file", sourcePasswordFile), ("--source-ca-file", sourceCAFile), ("--target-password-file", targetPasswordFile),
+                               ("--target-ca-file", targetCAFile), ("--mapping", mapping)] {
+            try OptionCheck.readableFile(option, path)
+        }
+    }
+
     func settings(run: RunOptions, timeouts: TimeoutOptions) throws -> GraphRunSettings {
         let environment = CommandEnvironment.current
         guard let sourceText = source ?? environment["MIGRATE_SOURCE_URI"] ?? environment["NEO4J_URI"] ?? environment["MEMGRAPH_URI"] else {
@@ -101,9 +109,8 @@ struct GraphEndpointOptions: ParsableArguments {
         }
         let environment = CommandEnvironment.current
         var password = parsed.password
-        if let passwordFile {
-            guard let contents = FileManager.default.contents(atPath: passwordFile) else { throw ValidationError("cannot read \(passwordFile)") }
-            password = Secret(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines))
+        if let fromFile = try OptionCheck.secret("--\(role)-password-file", path: passwordFile) {
+            password = fromFile
         } else if let value = environment["MIGRATE_\(role.uppercased())_PASSWORD"] ?? fallbackPassword {
             password = Secret(value)
         }
@@ -173,6 +180,8 @@ struct GraphCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        try OptionCheck.writableDirectory("--checkpoint-dir", checkpointDirectory)
+        try endpoints.checkFiles()
         if s3 != nil && exportDirectory == nil { throw ValidationError("--s3 uploads the files of --export-csv: give --export-csv DIR too") }
         if loaderRoleARN != nil && s3 == nil { throw ValidationError("--loader-role-arn loads the files uploaded with --s3: give --s3 s3://bucket/prefix too") }
         if loaderRoleARN != nil && endpoints.shard != nil {

@@ -26,9 +26,10 @@ struct Migrate: AsyncParsableCommand {
 
     /// Parses the arguments, then hides any password in them from the process list before running.
     static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = CommandLineRepair.joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
         ProcessArguments.maskPasswords()
         do {
+            if let unknown = CommandLineRepair.unknownSubcommand(arguments, root: Migrate.self) { throw unknown }
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -40,7 +40,14 @@ struct PlanCommand: AsyncParsableCommand {
         if sourceEnvironment == nil && (targetEnvironment != nil || writeConfiguration != nil || force) {
             throw ValidationError("--to-env, --write-config and --force go with --from-env")
         }
-        guard (1...100_000).contains(sampleSize) else { throw ValidationError("--sample must be between 1 and 100000") }
+        try OptionCheck.number("--sample", sampleSize, in: 1...100_000, example: 1000)
+        if let sourceEnvironment {
+            try OptionCheck.readableFile("--from-env", sourceEnvironment)
+            try OptionCheck.readableFile("--to-env", targetEnvironment)
+            try OptionCheck.writableFile(writeConfiguration == nil ? "--config" : "--write-config", writeConfiguration ?? configurationPath)
+        } else {
+            try OptionCheck.readableFile("--config", configurationPath)
+        }
     }
 
     func run() async throws {

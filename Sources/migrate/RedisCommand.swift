@@ -30,6 +30,7 @@ struct RedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Run") var run: RunOptions
     @OptionGroup(title: "Run") var throttle: ThrottleOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "Source") var health: SourceHealthOptions
     @OptionGroup(title: "Live sync until cutover") var live: LiveOptions
 
     @Option(name: .customLong("mode"), help: "dump (DUMP/RESTORE with per-key fallback) or struct (type-based copy of every key).")
@@ -49,7 +50,8 @@ struct RedisCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
-        if bigKeyBytes < 1024 { throw ValidationError("--big-key-bytes must be at least 1024") }
+        try OptionCheck.writableDirectory("--checkpoint-dir", checkpointDirectory)
+        try OptionCheck.number("--big-key-bytes", bigKeyBytes, in: 1024...Int.max, example: 16 << 20)
         if live.enabled && dryRun { throw ValidationError("--live and --dry-run exclude each other") }
     }
 
@@ -74,7 +76,7 @@ struct RedisCommand: AsyncParsableCommand {
     }
 
     private func settings() throws -> RedisRunSettings {
-        try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
+        health.apply(to: try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts))
     }
 
     private func copyOptions() throws -> RedisCopyOptions {
@@ -105,6 +107,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     @OptionGroup(title: "Keys") var selection: KeySelectionOptions
     @OptionGroup(title: "Run") var run: RunOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "Source") var health: SourceHealthOptions
 
     @Option(name: .customLong("sample"), help: ArgumentHelp("Compare this many random keys in each direction instead of all.", valueName: "n"))
     var sample: Int?
@@ -114,8 +117,9 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     var bigKeyBytes = 16 << 20
 
     func validate() throws {
-        if let sample, sample <= 0 { throw ValidationError("--sample must be positive") }
-        if ttlTolerance < 0 { throw ValidationError("--ttl-tolerance-ms cannot be negative") }
+        if let sample { try OptionCheck.number("--sample", sample, in: 1...Int.max, example: 10_000) }
+        if ttlTolerance < 0 { throw OptionCheck.failure("--ttl-tolerance-ms", String(ttlTolerance), "cannot be negative", fix: "for example --ttl-tolerance-ms 1000") }
+        try OptionCheck.number("--big-key-bytes", bigKeyBytes, in: 1024...Int.max, example: 16 << 20)
     }
 
     func run() async throws {
@@ -123,7 +127,7 @@ struct VerifyRedisCommand: AsyncParsableCommand {
     }
 
     func execute() async throws -> MigrationReport {
-        let settings = try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts)
+        let settings = health.apply(to: try run.redisSettings(source: source, target: target, selection: selection, timeouts: timeouts))
         var options = RedisVerifyOptions()
         options.filter = selection.filter
         options.mapping = try selection.mapping()

@@ -19,6 +19,17 @@ struct RedisSideOptions {
     var mode: RedisTopologyMode
     var timeouts: TimeoutOptions
 
+    /// Refuses, before any connection, a file option naming a file that is missing, unreadable or empty.
+    func checkFiles(role: String) throws {
+        _ = try OptionCheck.secret("--\(role)-password-file", path: passwordFile)
+        try OptionCheck.readableFile("--\(role)-ca-file", caFile)
+        try OptionCheck.readableFile("--\(role)-cert-file", certFile)
+        try OptionCheck.readableFile("--\(role)-key-file", keyFile)
+        if (certFile == nil) != (keyFile == nil) {
+            throw ValidationError("--\(role)-cert-file and --\(role)-key-file go together: give both (the client certificate and its private key)")
+        }
+    }
+
     /// Builds the deployment; `role` is `source` or `target`, `fallbackURI` an environment default.
     func deployment(role: String, fallbackURI: String?) throws -> RedisDeployment {
         let environment = CommandEnvironment.current
@@ -39,11 +50,8 @@ struct RedisSideOptions {
             throw ValidationError("--\(role)-ca-file/--\(role)-cert-file/--\(role)-insecure-skip-verify need a TLS URI: use rediss://")
         }
         var password = parsed.password
-        if let passwordFile {
-            guard let contents = FileManager.default.contents(atPath: passwordFile) else {
-                throw ValidationError("cannot read --\(role)-password-file '\(passwordFile)': check the path and its permissions")
-            }
-            password = Secret(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines))
+        if let fromFile = try OptionCheck.secret("--\(role)-password-file", path: passwordFile) {
+            password = fromFile
         } else if let fromEnvironment = environment["MIGRATE_\(role.uppercased())_PASSWORD"] {
             password = Secret(fromEnvironment)
         }
@@ -90,10 +98,17 @@ struct SourceOptions: ParsableArguments {
     @Option(name: .customLong("source-topology"), help: "standalone, cluster, or auto (ask the server).")
     var mode: RedisTopologyMode = .automatic
 
+    func validate() throws {
+        try sideOptions(TimeoutOptions()).checkFiles(role: "source")
+    }
+
     func deployment(_ timeouts: TimeoutOptions) throws -> RedisDeployment {
-        try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
-                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
-            .deployment(role: "source", fallbackURI: CommandEnvironment.current["REDIS_URI"])
+        try sideOptions(timeouts).deployment(role: "source", fallbackURI: CommandEnvironment.current["REDIS_URI"])
+    }
+
+    private func sideOptions(_ timeouts: TimeoutOptions) -> RedisSideOptions {
+        RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
+                         serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
     }
 }
 
@@ -116,10 +131,17 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("target-topology"), help: "standalone, cluster, or auto (ask the server).")
     var mode: RedisTopologyMode = .automatic
 
+    func validate() throws {
+        try sideOptions(TimeoutOptions()).checkFiles(role: "target")
+    }
+
     func deployment(_ timeouts: TimeoutOptions) throws -> RedisDeployment {
-        try RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
-                             serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
-            .deployment(role: "target", fallbackURI: nil)
+        try sideOptions(timeouts).deployment(role: "target", fallbackURI: nil)
+    }
+
+    private func sideOptions(_ timeouts: TimeoutOptions) -> RedisSideOptions {
+        RedisSideOptions(uri: uri, passwordFile: passwordFile, caFile: caFile, certFile: certFile, keyFile: keyFile,
+                         serverName: serverName, insecureSkipVerify: insecureSkipVerify, mode: mode, timeouts: timeouts)
     }
 }
 
@@ -129,7 +151,26 @@ struct ThrottleOptions: ParsableArguments {
     var rate: Int?
 
     func validate() throws {
-        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+        if let rate { try OptionCheck.number("--rate", rate, in: 1...Int.max, example: 5000) }
+    }
+}
+
+/// Whether a source replica that lags or lost its primary may be read.
+struct SourceHealthOptions: ParsableArguments {
+    @Flag(name: .customLong("allow-stale-replica"), help: "Read a source replica even when its link to its primary is down or lags more than --max-replica-lag.")
+    var allowStaleReplica = false
+    @Option(name: .customLong("max-replica-lag"), help: ArgumentHelp("The most seconds a source replica may be behind its primary (master_last_io_seconds_ago).", valueName: "seconds"))
+    var maxReplicaLag = 60
+
+    func validate() throws {
+        try OptionCheck.number("--max-replica-lag", maxReplicaLag, in: 0...Int.max, example: 60)
+    }
+
+    func apply(to settings: RedisRunSettings) -> RedisRunSettings {
+        var settings = settings
+        settings.allowStaleReplica = allowStaleReplica
+        settings.maxReplicaLagSeconds = maxReplicaLag
+        return settings
     }
 }
 
@@ -141,7 +182,8 @@ struct TimeoutOptions: ParsableArguments {
     var io = 60
 
     func validate() throws {
-        guard connect > 0, io > 0 else { throw ValidationError("--connect-timeout and --io-timeout must be positive") }
+        try OptionCheck.number("--connect-timeout", connect, in: 1...3600, example: 10)
+        try OptionCheck.number("--io-timeout", io, in: 1...86_400, example: 60)
     }
 }
 
@@ -165,6 +207,11 @@ struct KeySelectionOptions: ParsableArguments {
         the shard's source keys and the target keys whose source-side name (without a --db-map prefix) is in the shard.
         """, valueName: "i/N"))
     var shard: Shard?
+
+    func validate() throws {
+        try OptionCheck.readableFile("--mapping", mappingFile)
+        for database in databases { try OptionCheck.number("--db", database, in: 0...Int(Int32.max), example: 0) }
+    }
 
     var filter: KeyFilter {
         KeyFilter(include: include.map(GlobPattern.init), exclude: exclude.map(GlobPattern.init), types: Set(types), shard: shard)
@@ -199,9 +246,10 @@ struct RunOptions: ParsableArguments {
     var logLevel: Logger.Level = .warning
 
     func validate() throws {
-        guard (1...100_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 100000") }
-        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
-        if let reportHTML { try ReportOutput.validate(reportHTML, option: "--report-html") }
+        try OptionCheck.number("--batch", batch, in: 1...100_000, example: 1000)
+        try OptionCheck.number("--concurrency", concurrency, in: 1...256, example: 4)
+        try OptionCheck.writableFile("--report", reportFile)
+        try OptionCheck.writableFile("--report-html", reportHTML)
     }
 
     func logger() -> Logger {

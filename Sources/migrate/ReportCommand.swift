@@ -24,7 +24,7 @@ struct ReportCommand: AsyncParsableCommand {
     var htmlFile: String
 
     func validate() throws {
-        try ReportOutput.validate(htmlFile, option: "--html")
+        try OptionCheck.writableFile("--html", htmlFile)
     }
 
     func run() async throws {
@@ -53,23 +53,6 @@ struct ReportCommand: AsyncParsableCommand {
 enum ReportOutput {
     /// The tool's version, as reports and `migrate --version` show it.
     static let toolVersion = "0.9.0"
-
-    /// Throws a usage error unless a file can be written at `path`: its directory exists and is writable, and
-    /// `path` is not a directory or a read-only file.
-    static func validate(_ path: String, option: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("\(option) '\(path)': the directory '\(directory)' does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: directory) else {
-            throw ValidationError("\(option) '\(path)': the directory '\(directory)' is not writable")
-        }
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard !isDirectory.boolValue else { throw ValidationError("\(option) '\(path)' is a directory: give a file name") }
-            guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("\(option) '\(path)' exists and is not writable") }
-        }
-    }
 
     /// `arguments` with the password of every URI in them replaced by `***`.
     static func redacted(_ arguments: [String]) -> [String] {

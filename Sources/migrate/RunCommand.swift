@@ -41,7 +41,12 @@ struct RunCommand: AsyncParsableCommand {
     var reportHTML: String?
 
     func validate() throws {
-        if let reportHTML { try ReportOutput.validate(reportHTML, option: "--report-html") }
+        try OptionCheck.writableFile("--report-html", reportHTML)
+    }
+
+    func validate() throws {
+        try OptionCheck.readableFile("--config", configurationPath)
+        try OptionCheck.writableFile("--report", reportFile)
     }
 
     func run() async throws {

@@ -18,7 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
     var reportHTML: String?
 
     func validate() throws {
-        if let reportHTML { try ReportOutput.validate(reportHTML, option: "--report-html") }
+        try OptionCheck.writableFile("--report-html", reportHTML)
     }
 
     func run() async throws {

@@ -30,18 +30,13 @@ struct VectorSideOptions {
             throw ValidationError("--\(role): \(error.description)")
         }
         var display = parsed
-        func secret(file: String?, environmentName: String, fallback: String?) throws -> Secret? {
-            if let file {
-                guard let contents = FileManager.default.contents(atPath: file) else {
-                    throw ValidationError("cannot read \(file): check the path and its permissions")
-                }
-                return Secret(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines))
-            }
+        func secret(file: String?, option: String, environmentName: String, fallback: String?) throws -> Secret? {
+            if let fromFile = try OptionCheck.secret("--\(role)-\(option)", path: file) { return fromFile }
             return (environment[environmentName] ?? fallback).map(Secret.init)
         }
         switch parsed.scheme {
         case "postgres", "postgresql":
-            let password = try secret(file: passwordFile, environmentName: "MIGRATE_\(upper)_PASSWORD", fallback: nil) ?? parsed.password
+            let password = try secret(file: passwordFile, option: "password-file", environmentName: "MIGRATE_\(upper)_PASSWORD", fallback: nil) ?? parsed.password
                 ?? fallbackPassword.map(Secret.init)
             guard !parsed.path.isEmpty else { throw ValidationError("--\(role) '\(parsed)' names no database: use postgres://user@host:5432/DATABASE") }
             let mode = parsed.queryValue("sslmode").flatMap(PostgresConfiguration.TLSMode.init(rawValue:))
@@ -53,7 +48,7 @@ struct VectorSideOptions {
             display.password = password == nil ? nil : Secret("")
             return .postgres(configuration, schema: parsed.queryValue("schema") ?? schema, displayName: display.description)
         case "http", "https":
-            let apiKey = try secret(file: apiKeyFile, environmentName: "MIGRATE_\(upper)_API_KEY", fallback: fallbackAPIKey)
+            let apiKey = try secret(file: apiKeyFile, option: "api-key-file", environmentName: "MIGRATE_\(upper)_API_KEY", fallback: fallbackAPIKey)
             if parsed.scheme == "http" && (caFile != nil || insecureSkipVerify) {
                 throw ValidationError("--\(role)-ca-file/--\(role)-insecure-skip-verify need an https:// URL")
             }
@@ -249,6 +244,12 @@ struct VectorsCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && fresh { throw ValidationError("--resume and --fresh exclude each other") }
+        try OptionCheck.writableDirectory("--checkpoint-dir", checkpointDirectory)
+        try OptionCheck.readableFile("--mapping", selection.mapping)
+        for (option, path) in [("--source-password-file", source.passwordFile), ("--source-api-key-file", source.apiKeyFile), ("--source-ca-file", source.caFile),
+                               ("--target-password-file", target.passwordFile), ("--target-api-key-file", target.apiKeyFile), ("--target-ca-file", target.caFile)] {
+            try OptionCheck.readableFile(option, path)
+        }
         if live.enabled && dryRun { throw ValidationError("--live and --dry-run exclude each other") }
         guard (1 << 10...32 << 20).contains(maxRequestBytes) else { throw ValidationError("--max-request-bytes must be between 1 KiB and 32 MiB") }
     }

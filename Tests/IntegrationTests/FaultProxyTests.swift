@@ -13,12 +13,17 @@ struct FaultProxy {
     let port: Int
 
     static func start(target: String, dropAfterBytes: Int) async throws -> FaultProxy {
+        try await start(target: target, options: ["--drop-after-bytes", String(dropAfterBytes)])
+    }
+
+    /// Starts the proxy with its own options (`--reset-between 100000 700000` …).
+    static func start(target: String, options: [String]) async throws -> FaultProxy {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let portFile = NSTemporaryDirectory() + "faultproxy-\(UUID().uuidString)"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", repository.appendingPathComponent("scripts/faultproxy.py").path, "--listen", "127.0.0.1:0",
-                             "--target", target, "--drop-after-bytes", String(dropAfterBytes), "--port-file", portFile]
+                             "--target", target, "--port-file", portFile] + options
         try process.run()
         for _ in 0..<100 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {

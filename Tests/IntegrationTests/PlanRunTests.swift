@@ -240,7 +240,7 @@ extension Integration {
 
             let missing = try await CLI.run(["run", "--config", directory + "/nope.yaml"])
             #expect(missing.status == 64)
-            #expect(missing.stderr.contains("cannot read \(directory)/nope.yaml"), "\(missing.stderr)")
+            #expect(missing.stderr.contains("--config '\(directory)/nope.yaml': no such file"), "\(missing.stderr)")
         }
     }
 }

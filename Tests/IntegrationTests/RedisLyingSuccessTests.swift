@@ -76,7 +76,8 @@ extension Integration {
 
                 let stopped = try await CLI.run(base + ["--checkpoint-dir", checkpointDirectory()])
                 #expect(stopped.status == 2, "\(stopped.output)")
-                #expect(stopped.output.contains("OOM") && stopped.output.contains("cannot copy key \"big:"), "\(stopped.output)")
+                #expect(stopped.output.contains("OOM") && stopped.output.contains("the target ran out of memory writing key \"big:")
+                        && stopped.output.contains("of maxmemory"), "\(stopped.output)")
 
                 let target = try await Servers.client(server.url)
                 try await target.flushAll()
