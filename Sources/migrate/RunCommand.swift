@@ -41,12 +41,9 @@ struct RunCommand: AsyncParsableCommand {
     var reportHTML: String?
 
     func validate() throws {
-        try OptionCheck.writableFile("--report-html", reportHTML)
-    }
-
-    func validate() throws {
         try OptionCheck.readableFile("--config", configurationPath)
         try OptionCheck.writableFile("--report", reportFile)
+        try OptionCheck.writableFile("--report-html", reportHTML)
     }
 
     func run() async throws {
