@@ -89,6 +89,10 @@ public final class BoltConnection: @unchecked Sendable {
     public let version: BoltVersion
     /// The server.
     public let endpoint: Endpoint
+    /// The server's agent from HELLO (`Neo4j/5.26.0`; Memgraph's names Memgraph).
+    public private(set) var agent = ""
+    /// Whether the server is Memgraph (its Cypher differs from Neo4j's in schema statements).
+    public var isMemgraph: Bool { agent.contains("Memgraph") }
     private let database: String?
     private let queue: BlockingQueue
     // Touched only on `queue`.
@@ -154,11 +158,13 @@ public final class BoltConnection: @unchecked Sendable {
         if let user = configuration.user {
             auth = [("scheme", .string("basic")), ("principal", .string(user)), ("credentials", .string(configuration.password?.reveal() ?? ""))]
         }
+        let replies: [Reply]
         if version >= BoltVersion(5, 1) {
-            try await exchange([.structure(tag: Message.hello, fields: [.map(hello)]), .structure(tag: Message.logon, fields: [.map(auth)])])
+            replies = try await exchange([.structure(tag: Message.hello, fields: [.map(hello)]), .structure(tag: Message.logon, fields: [.map(auth)])])
         } else {
-            try await exchange([.structure(tag: Message.hello, fields: [.map(hello + auth)])])
+            replies = try await exchange([.structure(tag: Message.hello, fields: [.map(hello + auth)])])
         }
+        agent = replies.first?.metadata["server"]?.string ?? ""
     }
 
     /// Runs `query` and returns its field names; fetch the records with ``pull(_:)``.

@@ -306,6 +306,8 @@ struct BoltWriter: BatchWriter {
     /// In a sharded run, relationships wait for their endpoints.
     let endpointWait: EndpointWait?
     private var connection: BoltConnection?
+    /// Labels whose index on ``keyProperty`` this writer has made sure of.
+    private var indexed: Set<String> = []
 
     init(configuration: BoltConfiguration, mapping: GraphMapping, deadLetters: DeadLetterFile, endpointWait: EndpointWait?) {
         self.configuration = configuration
@@ -343,6 +345,33 @@ struct BoltWriter: BatchWriter {
         connection = nil
     }
 
+    /// The labels a node is merged on, and its relationships' endpoints matched on: its scope labels when the
+    /// mapping scopes keys, else all its labels (sorted).
+    static func mergeLabels(_ identity: NodeIdentity, labels: [String]) -> [String] {
+        identity.scope.flatMap { $0.isEmpty ? nil : $0 } ?? labels.sorted()
+    }
+
+    /// The statement that makes sure of an index on `label`(`property`): Memgraph's `CREATE INDEX ON :L(p)`
+    /// (which leaves an existing one alone), Neo4j's `CREATE INDEX … IF NOT EXISTS`.
+    static func indexStatement(label: String, property: String, memgraph: Bool) -> String {
+        memgraph ? "CREATE INDEX ON :\(GraphReader.quote(label))(\(GraphReader.quote(property)))"
+            : "CREATE INDEX IF NOT EXISTS FOR (n:\(GraphReader.quote(label))) ON (n.\(GraphReader.quote(property)))"
+    }
+
+    /// Creates the index on ``keyProperty`` of each of `labels` not indexed yet, before a MERGE or MATCH on
+    /// them: without it every row of a batch scans the label (relationships: twice). A target that refuses
+    /// (no schema privilege) is still written, slowly, and the report says why.
+    private mutating func ensureIndexes(_ labels: [String], connection: BoltConnection, outcome: inout BatchOutcome) async throws {
+        for label in labels where !indexed.contains(label) {
+            do {
+                _ = try await connection.query(Self.indexStatement(label: label, property: keyProperty, memgraph: connection.isMemgraph))
+            } catch .failure(let code, let message) {
+                outcome.problems.append("no index on :\(label)(\(keyProperty)) on the target, so every write scans the label: \(message) (\(code))")
+            }
+            indexed.insert(label)
+        }
+    }
+
     /// `:A:B` for labels.
     private static func labelText(_ labels: [String]) -> String {
         labels.map { ":" + GraphReader.quote($0) }.joined()
@@ -365,7 +394,8 @@ struct BoltWriter: BatchWriter {
             case .node(let node):
                 let labels = node.labels.sorted()
                 // A scoped key is merged within its scope labels; the node's other labels are set on it.
-                let merged = node.identity.scope.flatMap { $0.isEmpty ? nil : $0 } ?? labels
+                let merged = Self.mergeLabels(node.identity, labels: labels)
+                try await ensureIndexes(merged, connection: connection, outcome: &outcome)
                 let added = labels.filter { !merged.contains($0) }
                 let group = merged.joined(separator: "\u{1}") + "\u{2}" + added.joined(separator: "\u{1}")
                 let setLabels = added.isEmpty ? "" : " SET n\(Self.labelText(added))"
@@ -373,7 +403,9 @@ struct BoltWriter: BatchWriter {
                 let parameters = PackStreamValue.map([("id", .string(node.id)), ("key", .string(node.identity.key)), ("props", .map(node.properties))])
                 groups[group, default: (query, [])].rows.append(Row(node, parameters: parameters, checksum: checksumRecord(node)))
             case .relationship(let relationship):
-                let (from, to) = (relationship.from.scope ?? [], relationship.to.scope ?? [])
+                let (from, to) = (Self.mergeLabels(relationship.from, labels: relationship.startLabels),
+                                  Self.mergeLabels(relationship.to, labels: relationship.endLabels))
+                try await ensureIndexes(from + to, connection: connection, outcome: &outcome)
                 let group = [relationship.type, from.joined(separator: "\u{1}"), to.joined(separator: "\u{1}")].joined(separator: "\u{2}")
                 let identity = mapping.relationships.id == .endpoints ? "" : " {migrate_id: row.id}"
                 let query = """

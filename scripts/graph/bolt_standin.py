@@ -3,7 +3,7 @@
 
     bolt_standin.py --flavor neo4j|memgraph [--host 127.0.0.1] [--port N]
                     [--falkordb-host 127.0.0.1] [--falkordb-port 16410] [--graph NAME]
-                    [--user U --password P] [--versions 5.4,5.3,...] [--pid-file F] [--verbose]
+                    [--user U --password P] [--versions 5.4,5.3,...] [--pid-file F] [--port-file F] [--verbose]
 
 No Neo4j or Memgraph server can run on these machines, and FalkorDB's own Bolt
 listener is not fit for tests (it aborts on messages over ~4 KB and on
@@ -661,6 +661,7 @@ class Cursor:
         self.qtype = qtype
         self.stats = stats
         self.t_first = t_first
+        self.counted = True
 
     @property
     def remaining(self):
@@ -925,9 +926,12 @@ class Session:
             rows = [["Neo4j Kernel", [self.server.agent.split("/")[1]], "community"]]
             return Cursor(["name", "versions", "edition"], rows, "r", {}, 0)
         if _EXAMINED.match(query):
-            return Cursor(["examined", "queries"], [[self.server.examined, self.server.read_queries]], "r", {}, 0)
+            cursor = Cursor(["examined", "queries", "returned"], [[self.server.examined, self.server.read_queries, self.server.returned]],
+                            "r", {}, 0)
+            cursor.counted = False  # the counter's own row is not a record read
+            return cursor
         if _EXAMINED_RESET.match(query):
-            self.server.examined = self.server.read_queries = 0
+            self.server.examined = self.server.read_queries = self.server.returned = 0
             return Cursor([], [], "r", {}, 0)
         # Neo4j's `IF NOT EXISTS` and Memgraph's CREATE INDEX leave an existing index alone; FalkorDB refuses
         # to create it twice.
@@ -1052,6 +1056,8 @@ class Session:
             self._frame(body)
             if len(self.out) > 1 << 20:
                 await self.flush()
+        if cursor.counted:
+            self.server.returned += end - cursor.pos
         cursor.pos = end
         if cursor.remaining:
             self.success({"has_more": True})
@@ -1113,9 +1119,11 @@ class BoltServer:
         self.db = FalkorDB(args.falkordb_host, args.falkordb_port)
         self.db_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"falkordb-standin:{self.graph}"))
         self._bookmarks = itertools.count(1)
-        # Records examined by read queries (see examined_records), and how many reads: `CALL standin.examined()`.
+        # Records examined by read queries (see examined_records), how many reads, and the records PULL sent:
+        # `CALL standin.examined()`.
         self.examined = 0
         self.read_queries = 0
+        self.returned = 0
         self.sessions: set[asyncio.Task] = set()
 
     def next_bookmark(self):
@@ -1170,11 +1178,16 @@ async def wait_for_falkordb(db: FalkorDB, timeout: float):
 async def main_async(args):
     server = BoltServer(args)
     await wait_for_falkordb(server.db, 15)
-    listener = await asyncio.start_server(server.handle, server.host, server.port,
+    listener = await asyncio.start_server(server.handle, server.host, 0 if args.port_file else server.port,
                                           reuse_address=True, limit=1 << 20)
     if args.pid_file:
         with open(args.pid_file, "w") as fh:
             fh.write(f"{os.getpid()}\n")
+    if args.port_file:  # the port the system chose, written once the listener accepts
+        server.port = listener.sockets[0].getsockname()[1]
+        with open(args.port_file + ".tmp", "w") as fh:
+            fh.write(f"{server.port}\n")
+        os.replace(args.port_file + ".tmp", args.port_file)
     log.info("Bolt stand-in (%s flavor, Bolt %s) on %s:%d, FalkorDB graph '%s'",
              server.flavor, ", ".join(f"{a}.{b}" for a, b in server.versions),
              server.host, server.port, server.graph)
@@ -1207,6 +1220,7 @@ def parse_args(argv=None):
     p.add_argument("--password")
     p.add_argument("--versions", help="comma-separated Bolt versions to offer, e.g. 4.4")
     p.add_argument("--pid-file")
+    p.add_argument("--port-file", help="listen on a port the system chooses and write it to this file")
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(argv)
 
