@@ -313,13 +313,16 @@ public final class BoltConnection: @unchecked Sendable {
     private func readReply(_ stream: ByteStream) throws -> Reply {
         var message: [UInt8] = []
         while true {
-            let header = try readExactly(2, stream)
-            let size = Int(header[0]) << 8 | Int(header[1])
+            try fill(2, stream)
+            let size = Int(inbox[inboxStart]) << 8 | Int(inbox[inboxStart + 1])
+            inboxStart += 2
             if size == 0 {
                 if message.isEmpty { continue }  // NOOP keep-alive chunk
                 break
             }
-            message += try readExactly(size, stream)
+            try fill(size, stream)
+            message.append(contentsOf: inbox[inboxStart..<(inboxStart + size)])
+            inboxStart += size
         }
         var decoder = PackStreamDecoder(message)
         guard case .structure(let tag, let fields) = try decoder.decode() else {
@@ -336,7 +339,8 @@ public final class BoltConnection: @unchecked Sendable {
         }
     }
 
-    private func readExactly(_ count: Int, _ stream: ByteStream) throws -> [UInt8] {
+    /// Reads from the socket until `inbox` holds at least `count` unread bytes (from `inboxStart`).
+    private func fill(_ count: Int, _ stream: ByteStream) throws {
         while inbox.count - inboxStart < count {
             if inboxStart > 0 {
                 inbox.removeFirst(inboxStart)
@@ -345,8 +349,5 @@ public final class BoltConnection: @unchecked Sendable {
             let received = try readBuffer.withUnsafeMutableBytes { try stream.read(into: $0) }
             inbox.append(contentsOf: readBuffer[..<received])
         }
-        let out = Array(inbox[inboxStart..<(inboxStart + count)])
-        inboxStart += count
-        return out
     }
 }

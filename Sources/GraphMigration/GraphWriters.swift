@@ -272,7 +272,15 @@ struct NeptuneWriter: BatchWriter {
         return outcome
     }
 
-    /// Sends `rows`; on a 400, halves the batch until each refused row is alone. Returns the rows the query
+    /// Whether Neptune refused a request for its size or cost (413, `MemoryLimitExceededException`,
+    /// `TimeLimitExceededException`), so that smaller requests can pass.
+    static func isOverLimit(_ error: NeptuneError) -> Bool {
+        guard case .status(let status, let code, _) = error else { return false }
+        return status == 413 || code == "MemoryLimitExceededException" || code == "TimeLimitExceededException"
+    }
+
+    /// Sends `rows`; a request over Neptune's limits goes again in halves (``isOverLimit(_:)``); on a 400,
+    /// halves the batch until each refused row is alone. Returns the rows the query
     /// returned, the refused rows with Neptune's message, and the rows that wrote nothing: relationships whose
     /// start or end node is missing.
     private func send(_ rows: [Row], query: String, client: NeptuneClient) async throws -> (written: [Row], refused: [JSONValue], unmatched: [Row]) {
@@ -282,6 +290,13 @@ struct NeptuneWriter: BatchWriter {
             let sorted = Row.unacknowledged(rows, returned: Set(results.compactMap { $0["id"]?.string }))
             return (sorted.written, [], sorted.missing)
         } catch {
+            // A request over Neptune's limits (size, memory, time) goes again in halves, down to single rows.
+            if Self.isOverLimit(error), rows.count > 1 {
+                let middle = rows.count / 2
+                let first = try await send(Array(rows[..<middle]), query: query, client: client)
+                let second = try await send(Array(rows[middle...]), query: query, client: client)
+                return (first.written + second.written, first.refused + second.refused, first.unmatched + second.unmatched)
+            }
             guard case .status(400, _, let message) = error else { throw error }
             guard rows.count > 1 else { return ([], [GraphDeadLetter.withReason(rows[0].record, message)], []) }
             let middle = rows.count / 2
