@@ -62,23 +62,39 @@ struct GraphRow<Parameters> {
     /// The record for the run's checksum.
     var checksum: [UInt8]
 
+    /// What a group's rows count, built once per group of a batch (not per row).
+    struct Kind {
+        var unit: String
+        var tally: [String]
+
+        /// Nodes with these labels.
+        static func nodes(_ labels: [String]) -> Kind {
+            Kind(unit: GraphUnit.nodes(labels), tally: ["nodes", "label \(labels.sorted().joined(separator: ":"))"])
+        }
+
+        /// Relationships of this type.
+        static func relationships(_ type: String) -> Kind {
+            Kind(unit: GraphUnit.relationships(type), tally: ["relationships", "type \(type)"])
+        }
+    }
+
     /// A node's row.
-    init(_ node: GraphNode, parameters: Parameters, checksum: [UInt8]) {
+    init(_ node: GraphNode, kind: Kind, parameters: Parameters, checksum: [UInt8]) {
         self.parameters = parameters
         id = node.id
         item = .node(node)
-        unit = GraphUnit.nodes(node.labels)
-        tally = ["nodes", "label \(node.labels.sorted().joined(separator: ":"))"]
+        unit = kind.unit
+        tally = kind.tally
         self.checksum = checksum
     }
 
     /// A relationship's row.
-    init(_ relationship: GraphRelationship, parameters: Parameters, checksum: [UInt8]) {
+    init(_ relationship: GraphRelationship, kind: Kind, parameters: Parameters, checksum: [UInt8]) {
         self.parameters = parameters
         id = relationship.id
         item = .relationship(relationship)
-        unit = GraphUnit.relationships(relationship.type)
-        tally = ["relationships", "type \(relationship.type)"]
+        unit = kind.unit
+        tally = kind.tally
         self.checksum = checksum
     }
 
@@ -99,15 +115,28 @@ struct GraphRow<Parameters> {
 extension BatchOutcome {
     /// Counts each item of a batch as selected in its ledger unit.
     mutating func select(_ items: [GraphItem]) {
-        for item in items { ledger.selected(GraphUnit.of(item)) }
+        var nodes: [[String]: Int] = [:]
+        var relationships: [String: Int] = [:]
+        for item in items {
+            switch item {
+            case .node(let node): nodes[node.labels, default: 0] += 1
+            case .relationship(let relationship): relationships[relationship.type, default: 0] += 1
+            }
+        }
+        for (labels, count) in nodes { ledger.selected(GraphUnit.nodes(labels), count) }
+        for (type, count) in relationships { ledger.selected(GraphUnit.relationships(type), count) }
     }
 
     /// Counts rows the target acknowledged.
     mutating func count<Parameters>(written rows: [GraphRow<Parameters>]) {
+        var units: [String: (count: Int, tally: [String])] = [:]
         for row in rows {
-            for name in row.tally { tally.add(name) }
             checksum.add(record: row.checksum)
-            ledger.written(row.unit)
+            units[row.unit, default: (0, row.tally)].count += 1
+        }
+        for (unit, counted) in units {
+            for name in counted.tally { tally.add(name, counted.count) }
+            ledger.written(unit, counted.count)
         }
     }
 
@@ -216,7 +245,7 @@ struct NeptuneWriter: BatchWriter {
         outcome.select(items)
         let client = self.client ?? NeptuneClient(configuration)
         self.client = client
-        var groups: [String: (query: String, rows: [Row])] = [:]
+        var groups: [String: (query: String, kind: Row.Kind, rows: [Row])] = [:]
         var conversions: [String: Int] = [:]
         var refused: [JSONValue] = []
         for item in items {
@@ -226,23 +255,28 @@ struct NeptuneWriter: BatchWriter {
                     let properties = try converter.literals(node.properties, conversions: &conversions)
                     let labels = node.labels.sorted()
                     let key = labels.joined(separator: "\u{1}")
-                    let query = groups[key]?.query ?? "UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {`~id`: row.id}) SET n += row.props RETURN row.id AS id"
-                    groups[key, default: (query, [])].rows.append(Row(node, parameters: .object([("id", .string(node.id)), ("props", .object(properties))]),
-                                                                      checksum: GraphRecord.node(id: node.id, labels: node.labels, properties: properties)))
+                    if groups[key] == nil {
+                        groups[key] = ("UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {`~id`: row.id}) SET n += row.props RETURN row.id AS id",
+                                       .nodes(labels), [])
+                    }
+                    groups[key]!.rows.append(Row(node, kind: groups[key]!.kind, parameters: .object([("id", .string(node.id)), ("props", .object(properties))]),
+                                                 checksum: GraphRecord.node(id: node.id, labels: node.labels, properties: properties)))
                 } catch {
                     refused.append(GraphDeadLetter.entry(node, reason: "\(error)"))
                 }
             case .relationship(let relationship):
                 do {
                     let properties = try converter.literals(relationship.properties, conversions: &conversions)
-                    let query = groups[relationship.type]?.query ?? """
-                        UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) \
-                        MERGE (a)-[r:\(GraphReader.quote(relationship.type)) {`~id`: row.id}]->(b) SET r += row.props RETURN row.id AS id
-                        """
+                    if groups[relationship.type] == nil {
+                        groups[relationship.type] = ("""
+                            UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) \
+                            MERGE (a)-[r:\(GraphReader.quote(relationship.type)) {`~id`: row.id}]->(b) SET r += row.props RETURN row.id AS id
+                            """, .relationships(relationship.type), [])
+                    }
                     let parameters = JSONValue.object([("id", .string(relationship.id)), ("from", .string(relationship.start)),
                                                        ("to", .string(relationship.end)), ("props", .object(properties))])
-                    groups[relationship.type, default: (query, [])].rows.append(Row(
-                        relationship, parameters: parameters,
+                    groups[relationship.type]!.rows.append(Row(
+                        relationship, kind: groups[relationship.type]!.kind, parameters: parameters,
                         checksum: GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start,
                                                            end: relationship.end, properties: properties)))
                 } catch {
@@ -403,7 +437,7 @@ struct BoltWriter: BatchWriter {
             self.connection = connection
         }
         let key = GraphReader.quote(keyProperty)
-        var groups: [String: (query: String, rows: [Row])] = [:]
+        var groups: [String: (query: String, kind: Row.Kind, rows: [Row])] = [:]
         for item in items {
             switch item {
             case .node(let node):
@@ -416,7 +450,8 @@ struct BoltWriter: BatchWriter {
                 let setLabels = added.isEmpty ? "" : " SET n\(Self.labelText(added))"
                 let query = "UNWIND $rows AS row MERGE (n\(Self.labelText(merged)) {\(key): row.key}) SET n += row.props\(setLabels) RETURN row.id"
                 let parameters = PackStreamValue.map([("id", .string(node.id)), ("key", .string(node.identity.key)), ("props", .map(node.properties))])
-                groups[group, default: (query, [])].rows.append(Row(node, parameters: parameters, checksum: checksumRecord(node)))
+                groups[group, default: (query, .nodes(labels), [])].rows.append(Row(node, kind: groups[group]?.kind ?? .nodes(labels), parameters: parameters,
+                                                                                    checksum: checksumRecord(node)))
             case .relationship(let relationship):
                 let (from, to) = (Self.mergeLabels(relationship.from, labels: relationship.startLabels),
                                   Self.mergeLabels(relationship.to, labels: relationship.endLabels))
@@ -431,7 +466,8 @@ struct BoltWriter: BatchWriter {
                     ("id", .string(relationship.id)), ("from", .string(relationship.from.key)), ("to", .string(relationship.to.key)),
                     ("props", .map(relationship.properties)),
                 ])
-                groups[group, default: (query, [])].rows.append(Row(relationship, parameters: parameters, checksum: checksumRecord(relationship)))
+                groups[group, default: (query, .relationships(relationship.type), [])].rows.append(Row(
+                    relationship, kind: groups[group]?.kind ?? .relationships(relationship.type), parameters: parameters, checksum: checksumRecord(relationship)))
             }
         }
         var written: [Row] = []

@@ -49,6 +49,11 @@ struct PrivateBoltStandin {
         Int(try await query("CALL standin.examined()").first?.first?.int ?? -1)
     }
 
+    /// The records PULL sent since the start (or since ``resetExamined()``).
+    func returned() async throws -> Int {
+        Int(try await query("CALL standin.examined()").first?.last?.int ?? -1)
+    }
+
     func resetExamined() async throws {
         try await query("CALL standin.resetExamined()")
     }
@@ -142,6 +147,42 @@ extension Integration {
                 if let resumeEvery {
                     Self.expectEachOnce(try await Self.readAll(settings, resumeEvery: resumeEvery), nodes: nodeCount, relationships: relationshipCount)
                 }
+            } catch {
+                try await standin.stop()
+                throw error
+            }
+            try await standin.stop()
+        }
+
+        /// `--shard i/4`: each shard reads only its id range, so the four together read each record once (the
+        /// stand-in counts the records PULL sends), and their union is the whole graph.
+        @Test func fourShardsTogetherReadEachRecordOnce() async throws {
+            let standin = try await PrivateBoltStandin.start()
+            do {
+                let (nodes, relationships) = try await standin.fillChain(nodes: 5_000)
+                // What each shard reads to cut the id space (the same for every shard): two counts and the sampled ids.
+                func sampled(_ count: String, _ sample: String) async throws -> Int {
+                    let total = try await standin.query(count).first?.first?.int ?? 0
+                    return Int(try await standin.query(sample, [("step", .int(max(1, total / 1_000)))]).first?.first?.int ?? 0)
+                }
+                let samples = try await 2 + sampled("MATCH (n) RETURN count(n)", "MATCH (n) WITH id(n) AS i WHERE i % $step = 0 RETURN count(*)")
+                    + sampled("MATCH ()-[r]->() RETURN count(r)", "MATCH ()-[r]->() WITH id(r) AS i WHERE i % $step = 0 RETURN count(*)")
+                try await standin.resetExamined()
+                var read: [String: [Int64]] = [:]
+                var shares: [Int] = []
+                for index in 0..<4 {
+                    var settings = GraphServers.settings(target: .bolt(standin.configuration, displayName: "unused"), mapping: try GraphServers.lightragMapping(),
+                                                         source: standin.configuration, batch: 500)
+                    settings.shard = Shard("\(index)/4")
+                    let part = try await Self.readAll(settings, resumeEvery: Int.max)
+                    shares.append(part.values.map(\.count).reduce(0, +))
+                    read.merge(part) { $0 + $1 }
+                }
+                Self.expectEachOnce(read, nodes: nodes, relationships: relationships)
+                let returned = try await standin.returned()
+                print("graph shards: \(shares) records per shard; the source sent \(returned) records (\(nodes + relationships) + \(4 * samples) to cut the id space)")
+                #expect(returned == nodes + relationships + 4 * samples)
+                #expect(shares.allSatisfy { abs($0 - (nodes + relationships) / 4) < (nodes + relationships) / 10 }, "\(shares)")
             } catch {
                 try await standin.stop()
                 throw error
