@@ -161,13 +161,6 @@ enum GraphUnit {
         "relationships \(type)"
     }
 
-    static func of(_ item: GraphItem) -> String {
-        switch item {
-        case .node(let node): return nodes(node.labels)
-        case .relationship(let relationship): return relationships(relationship.type)
-        }
-    }
-
     /// The unit of a dead-letter entry (``GraphDeadLetter``).
     static func of(_ entry: JSONValue) -> String {
         entry["kind"]?.string == "node" ? nodes(entry["labels"]?.array?.compactMap(\.string) ?? []) : relationships(entry["type"]?.string ?? "")
