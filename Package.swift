@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "BoltTests", dependencies: ["Bolt"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS"]),
-        .testTarget(name: "GraphMigrationTests", dependencies: ["GraphMigration", "Bolt", "JSON"]),
+        .testTarget(name: "GraphMigrationTests", dependencies: ["GraphMigration", "Bolt", "JSON", "Neptune", "AWS", "MigrationCore"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
         .testTarget(name: "MigrationCoreTests", dependencies: ["MigrationCore", "Hashing"]),

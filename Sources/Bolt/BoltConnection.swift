@@ -89,6 +89,10 @@ public final class BoltConnection: @unchecked Sendable {
     public let version: BoltVersion
     /// The server.
     public let endpoint: Endpoint
+    /// The server's agent from HELLO (`Neo4j/5.26.0`; Memgraph's names Memgraph).
+    public private(set) var agent = ""
+    /// Whether the server is Memgraph (its Cypher differs from Neo4j's in schema statements).
+    public var isMemgraph: Bool { agent.contains("Memgraph") }
     private let database: String?
     private let queue: BlockingQueue
     // Touched only on `queue`.
@@ -154,11 +158,13 @@ public final class BoltConnection: @unchecked Sendable {
         if let user = configuration.user {
             auth = [("scheme", .string("basic")), ("principal", .string(user)), ("credentials", .string(configuration.password?.reveal() ?? ""))]
         }
+        let replies: [Reply]
         if version >= BoltVersion(5, 1) {
-            try await exchange([.structure(tag: Message.hello, fields: [.map(hello)]), .structure(tag: Message.logon, fields: [.map(auth)])])
+            replies = try await exchange([.structure(tag: Message.hello, fields: [.map(hello)]), .structure(tag: Message.logon, fields: [.map(auth)])])
         } else {
-            try await exchange([.structure(tag: Message.hello, fields: [.map(hello + auth)])])
+            replies = try await exchange([.structure(tag: Message.hello, fields: [.map(hello + auth)])])
         }
+        agent = replies.first?.metadata["server"]?.string ?? ""
     }
 
     /// Runs `query` and returns its field names; fetch the records with ``pull(_:)``.
@@ -307,13 +313,16 @@ public final class BoltConnection: @unchecked Sendable {
     private func readReply(_ stream: ByteStream) throws -> Reply {
         var message: [UInt8] = []
         while true {
-            let header = try readExactly(2, stream)
-            let size = Int(header[0]) << 8 | Int(header[1])
+            try fill(2, stream)
+            let size = Int(inbox[inboxStart]) << 8 | Int(inbox[inboxStart + 1])
+            inboxStart += 2
             if size == 0 {
                 if message.isEmpty { continue }  // NOOP keep-alive chunk
                 break
             }
-            message += try readExactly(size, stream)
+            try fill(size, stream)
+            message.append(contentsOf: inbox[inboxStart..<(inboxStart + size)])
+            inboxStart += size
         }
         var decoder = PackStreamDecoder(message)
         guard case .structure(let tag, let fields) = try decoder.decode() else {
@@ -330,7 +339,8 @@ public final class BoltConnection: @unchecked Sendable {
         }
     }
 
-    private func readExactly(_ count: Int, _ stream: ByteStream) throws -> [UInt8] {
+    /// Reads from the socket until `inbox` holds at least `count` unread bytes (from `inboxStart`).
+    private func fill(_ count: Int, _ stream: ByteStream) throws {
         while inbox.count - inboxStart < count {
             if inboxStart > 0 {
                 inbox.removeFirst(inboxStart)
@@ -339,8 +349,5 @@ public final class BoltConnection: @unchecked Sendable {
             let received = try readBuffer.withUnsafeMutableBytes { try stream.read(into: $0) }
             inbox.append(contentsOf: readBuffer[..<received])
         }
-        let out = Array(inbox[inboxStart..<(inboxStart + count)])
-        inboxStart += count
-        return out
     }
 }

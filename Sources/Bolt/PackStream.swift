@@ -199,8 +199,11 @@ public struct PackStreamDecoder: Sendable {
         return Array(bytes[index..<(index + count)])
     }
 
+    /// A string straight from the message's bytes (no intermediate array).
     private mutating func text(_ count: Int) throws(PackStreamError) -> String {
-        String(decoding: try take(count), as: UTF8.self)
+        guard count >= 0, index + count <= bytes.count else { throw PackStreamError(description: "PackStream data ends early") }
+        defer { index += count }
+        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[index..<(index + count)]), as: UTF8.self) }
     }
 
     private mutating func list(_ count: Int) throws(PackStreamError) -> [PackStreamValue] {

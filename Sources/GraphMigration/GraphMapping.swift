@@ -193,6 +193,7 @@ public struct NodeIdentity: Sendable, Hashable {
     }
 
     private static func escape(_ label: String) -> String {
-        label.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ",", with: "%2C").replacingOccurrences(of: ":", with: "%3A")
+        guard label.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: ":") }) else { return label }
+        return label.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ",", with: "%2C").replacingOccurrences(of: ":", with: "%3A")
     }
 }

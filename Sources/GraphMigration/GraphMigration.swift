@@ -32,7 +32,7 @@ public struct GraphRunSettings: Sendable {
     public var logger: Logger
     /// Write bulk-load CSV files (and upload and load them) instead of writing to the target over HTTP.
     public var export: BulkExport?
-    /// Only the nodes whose target id, and the relationships whose own id, hash to this shard.
+    /// Only the shard's range of the source's nodes and relationships (``ShardRange``).
     public var shard: Shard?
     /// How long a sharded run's relationships wait for endpoints that other shards write.
     public var endpointWait: Duration
@@ -53,10 +53,19 @@ public struct GraphRunSettings: Sendable {
         self.endpointWait = endpointWait
     }
 
-    /// A new reader for `partition` from `position`.
+    /// A new reader for `partition` from `position` (a shard's reads only its ``ShardRange``).
     func reader(_ partition: String, position: String) async throws -> GraphReader {
-        GraphReader(connection: try await BoltConnection.connect(source), partition: partition, mapping: mapping,
-                    batchSize: batchSize, position: position, shard: shard)
+        let connection = try await BoltConnection.connect(source)
+        var range = ShardRange.all
+        if let shard {
+            do {
+                range = try await ShardRange.read(partition, shard: shard, connection: connection)
+            } catch {
+                await connection.close()
+                throw error
+            }
+        }
+        return GraphReader(connection: connection, partition: partition, mapping: mapping, batchSize: batchSize, position: position, range: range)
     }
 
     /// The records this run handles: all of them, or about one shard's share.

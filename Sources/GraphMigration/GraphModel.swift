@@ -26,6 +26,9 @@ public struct GraphRelationship: Sendable {
     /// The start and end nodes.
     public var from: NodeIdentity
     public var to: NodeIdentity
+    /// The labels of the start and end nodes (empty when not read).
+    public var startLabels: [String] = []
+    public var endLabels: [String] = []
     public var properties: [(String, PackStreamValue)]
 
     /// Target ids of the start and end nodes.

@@ -62,23 +62,39 @@ struct GraphRow<Parameters> {
     /// The record for the run's checksum.
     var checksum: [UInt8]
 
+    /// What a group's rows count, built once per group of a batch (not per row).
+    struct Kind {
+        var unit: String
+        var tally: [String]
+
+        /// Nodes with these labels.
+        static func nodes(_ labels: [String]) -> Kind {
+            Kind(unit: GraphUnit.nodes(labels), tally: ["nodes", "label \(labels.sorted().joined(separator: ":"))"])
+        }
+
+        /// Relationships of this type.
+        static func relationships(_ type: String) -> Kind {
+            Kind(unit: GraphUnit.relationships(type), tally: ["relationships", "type \(type)"])
+        }
+    }
+
     /// A node's row.
-    init(_ node: GraphNode, parameters: Parameters, checksum: [UInt8]) {
+    init(_ node: GraphNode, kind: Kind, parameters: Parameters, checksum: [UInt8]) {
         self.parameters = parameters
         id = node.id
         item = .node(node)
-        unit = GraphUnit.nodes(node.labels)
-        tally = ["nodes", "label \(node.labels.sorted().joined(separator: ":"))"]
+        unit = kind.unit
+        tally = kind.tally
         self.checksum = checksum
     }
 
     /// A relationship's row.
-    init(_ relationship: GraphRelationship, parameters: Parameters, checksum: [UInt8]) {
+    init(_ relationship: GraphRelationship, kind: Kind, parameters: Parameters, checksum: [UInt8]) {
         self.parameters = parameters
         id = relationship.id
         item = .relationship(relationship)
-        unit = GraphUnit.relationships(relationship.type)
-        tally = ["relationships", "type \(relationship.type)"]
+        unit = kind.unit
+        tally = kind.tally
         self.checksum = checksum
     }
 
@@ -99,15 +115,28 @@ struct GraphRow<Parameters> {
 extension BatchOutcome {
     /// Counts each item of a batch as selected in its ledger unit.
     mutating func select(_ items: [GraphItem]) {
-        for item in items { ledger.selected(GraphUnit.of(item)) }
+        var nodes: [[String]: Int] = [:]
+        var relationships: [String: Int] = [:]
+        for item in items {
+            switch item {
+            case .node(let node): nodes[node.labels, default: 0] += 1
+            case .relationship(let relationship): relationships[relationship.type, default: 0] += 1
+            }
+        }
+        for (labels, count) in nodes { ledger.selected(GraphUnit.nodes(labels), count) }
+        for (type, count) in relationships { ledger.selected(GraphUnit.relationships(type), count) }
     }
 
     /// Counts rows the target acknowledged.
     mutating func count<Parameters>(written rows: [GraphRow<Parameters>]) {
+        var units: [String: (count: Int, tally: [String])] = [:]
         for row in rows {
-            for name in row.tally { tally.add(name) }
             checksum.add(record: row.checksum)
-            ledger.written(row.unit)
+            units[row.unit, default: (0, row.tally)].count += 1
+        }
+        for (unit, counted) in units {
+            for name in counted.tally { tally.add(name, counted.count) }
+            ledger.written(unit, counted.count)
         }
     }
 
@@ -130,13 +159,6 @@ enum GraphUnit {
 
     static func relationships(_ type: String) -> String {
         "relationships \(type)"
-    }
-
-    static func of(_ item: GraphItem) -> String {
-        switch item {
-        case .node(let node): return nodes(node.labels)
-        case .relationship(let relationship): return relationships(relationship.type)
-        }
     }
 
     /// The unit of a dead-letter entry (``GraphDeadLetter``).
@@ -216,7 +238,7 @@ struct NeptuneWriter: BatchWriter {
         outcome.select(items)
         let client = self.client ?? NeptuneClient(configuration)
         self.client = client
-        var groups: [String: (query: String, rows: [Row])] = [:]
+        var groups: [String: (query: String, kind: Row.Kind, rows: [Row])] = [:]
         var conversions: [String: Int] = [:]
         var refused: [JSONValue] = []
         for item in items {
@@ -226,23 +248,28 @@ struct NeptuneWriter: BatchWriter {
                     let properties = try converter.literals(node.properties, conversions: &conversions)
                     let labels = node.labels.sorted()
                     let key = labels.joined(separator: "\u{1}")
-                    let query = groups[key]?.query ?? "UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {`~id`: row.id}) SET n += row.props RETURN row.id AS id"
-                    groups[key, default: (query, [])].rows.append(Row(node, parameters: .object([("id", .string(node.id)), ("props", .object(properties))]),
-                                                                      checksum: GraphRecord.node(id: node.id, labels: node.labels, properties: properties)))
+                    if groups[key] == nil {
+                        groups[key] = ("UNWIND $rows AS row MERGE (n\(labels.map { ":" + GraphReader.quote($0) }.joined()) {`~id`: row.id}) SET n += row.props RETURN row.id AS id",
+                                       .nodes(labels), [])
+                    }
+                    groups[key]!.rows.append(Row(node, kind: groups[key]!.kind, parameters: .object([("id", .string(node.id)), ("props", .object(properties))]),
+                                                 checksum: GraphRecord.node(id: node.id, labels: node.labels, properties: properties)))
                 } catch {
                     refused.append(GraphDeadLetter.entry(node, reason: "\(error)"))
                 }
             case .relationship(let relationship):
                 do {
                     let properties = try converter.literals(relationship.properties, conversions: &conversions)
-                    let query = groups[relationship.type]?.query ?? """
-                        UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) \
-                        MERGE (a)-[r:\(GraphReader.quote(relationship.type)) {`~id`: row.id}]->(b) SET r += row.props RETURN row.id AS id
-                        """
+                    if groups[relationship.type] == nil {
+                        groups[relationship.type] = ("""
+                            UNWIND $rows AS row MATCH (a {`~id`: row.from}), (b {`~id`: row.to}) \
+                            MERGE (a)-[r:\(GraphReader.quote(relationship.type)) {`~id`: row.id}]->(b) SET r += row.props RETURN row.id AS id
+                            """, .relationships(relationship.type), [])
+                    }
                     let parameters = JSONValue.object([("id", .string(relationship.id)), ("from", .string(relationship.start)),
                                                        ("to", .string(relationship.end)), ("props", .object(properties))])
-                    groups[relationship.type, default: (query, [])].rows.append(Row(
-                        relationship, parameters: parameters,
+                    groups[relationship.type]!.rows.append(Row(
+                        relationship, kind: groups[relationship.type]!.kind, parameters: parameters,
                         checksum: GraphRecord.relationship(id: relationship.id, type: relationship.type, start: relationship.start,
                                                            end: relationship.end, properties: properties)))
                 } catch {
@@ -272,7 +299,15 @@ struct NeptuneWriter: BatchWriter {
         return outcome
     }
 
-    /// Sends `rows`; on a 400, halves the batch until each refused row is alone. Returns the rows the query
+    /// Whether Neptune refused a request for its size or cost (413, `MemoryLimitExceededException`,
+    /// `TimeLimitExceededException`), so that smaller requests can pass.
+    static func isOverLimit(_ error: NeptuneError) -> Bool {
+        guard case .status(let status, let code, _) = error else { return false }
+        return status == 413 || code == "MemoryLimitExceededException" || code == "TimeLimitExceededException"
+    }
+
+    /// Sends `rows`; a request over Neptune's limits goes again in halves (``isOverLimit(_:)``); on a 400,
+    /// halves the batch until each refused row is alone. Returns the rows the query
     /// returned, the refused rows with Neptune's message, and the rows that wrote nothing: relationships whose
     /// start or end node is missing.
     private func send(_ rows: [Row], query: String, client: NeptuneClient) async throws -> (written: [Row], refused: [JSONValue], unmatched: [Row]) {
@@ -282,6 +317,13 @@ struct NeptuneWriter: BatchWriter {
             let sorted = Row.unacknowledged(rows, returned: Set(results.compactMap { $0["id"]?.string }))
             return (sorted.written, [], sorted.missing)
         } catch {
+            // A request over Neptune's limits (size, memory, time) goes again in halves, down to single rows.
+            if Self.isOverLimit(error), rows.count > 1 {
+                let middle = rows.count / 2
+                let first = try await send(Array(rows[..<middle]), query: query, client: client)
+                let second = try await send(Array(rows[middle...]), query: query, client: client)
+                return (first.written + second.written, first.refused + second.refused, first.unmatched + second.unmatched)
+            }
             guard case .status(400, _, let message) = error else { throw error }
             guard rows.count > 1 else { return ([], [GraphDeadLetter.withReason(rows[0].record, message)], []) }
             let middle = rows.count / 2
@@ -306,6 +348,8 @@ struct BoltWriter: BatchWriter {
     /// In a sharded run, relationships wait for their endpoints.
     let endpointWait: EndpointWait?
     private var connection: BoltConnection?
+    /// Labels whose index on ``keyProperty`` this writer has made sure of.
+    private var indexed: Set<String> = []
 
     init(configuration: BoltConfiguration, mapping: GraphMapping, deadLetters: DeadLetterFile, endpointWait: EndpointWait?) {
         self.configuration = configuration
@@ -343,6 +387,33 @@ struct BoltWriter: BatchWriter {
         connection = nil
     }
 
+    /// The labels a node is merged on, and its relationships' endpoints matched on: its scope labels when the
+    /// mapping scopes keys, else all its labels (sorted).
+    static func mergeLabels(_ identity: NodeIdentity, labels: [String]) -> [String] {
+        identity.scope.flatMap { $0.isEmpty ? nil : $0 } ?? labels.sorted()
+    }
+
+    /// The statement that makes sure of an index on `label`(`property`): Memgraph's `CREATE INDEX ON :L(p)`
+    /// (which leaves an existing one alone), Neo4j's `CREATE INDEX … IF NOT EXISTS`.
+    static func indexStatement(label: String, property: String, memgraph: Bool) -> String {
+        memgraph ? "CREATE INDEX ON :\(GraphReader.quote(label))(\(GraphReader.quote(property)))"
+            : "CREATE INDEX IF NOT EXISTS FOR (n:\(GraphReader.quote(label))) ON (n.\(GraphReader.quote(property)))"
+    }
+
+    /// Creates the index on ``keyProperty`` of each of `labels` not indexed yet, before a MERGE or MATCH on
+    /// them: without it every row of a batch scans the label (relationships: twice). A target that refuses
+    /// (no schema privilege) is still written, slowly, and the report says why.
+    private mutating func ensureIndexes(_ labels: [String], connection: BoltConnection, outcome: inout BatchOutcome) async throws {
+        for label in labels where !indexed.contains(label) {
+            do {
+                _ = try await connection.query(Self.indexStatement(label: label, property: keyProperty, memgraph: connection.isMemgraph))
+            } catch .failure(let code, let message) {
+                outcome.problems.append("no index on :\(label)(\(keyProperty)) on the target, so every write scans the label: \(message) (\(code))")
+            }
+            indexed.insert(label)
+        }
+    }
+
     /// `:A:B` for labels.
     private static func labelText(_ labels: [String]) -> String {
         labels.map { ":" + GraphReader.quote($0) }.joined()
@@ -359,21 +430,25 @@ struct BoltWriter: BatchWriter {
             self.connection = connection
         }
         let key = GraphReader.quote(keyProperty)
-        var groups: [String: (query: String, rows: [Row])] = [:]
+        var groups: [String: (query: String, kind: Row.Kind, rows: [Row])] = [:]
         for item in items {
             switch item {
             case .node(let node):
                 let labels = node.labels.sorted()
                 // A scoped key is merged within its scope labels; the node's other labels are set on it.
-                let merged = node.identity.scope.flatMap { $0.isEmpty ? nil : $0 } ?? labels
+                let merged = Self.mergeLabels(node.identity, labels: labels)
+                try await ensureIndexes(merged, connection: connection, outcome: &outcome)
                 let added = labels.filter { !merged.contains($0) }
                 let group = merged.joined(separator: "\u{1}") + "\u{2}" + added.joined(separator: "\u{1}")
                 let setLabels = added.isEmpty ? "" : " SET n\(Self.labelText(added))"
                 let query = "UNWIND $rows AS row MERGE (n\(Self.labelText(merged)) {\(key): row.key}) SET n += row.props\(setLabels) RETURN row.id"
                 let parameters = PackStreamValue.map([("id", .string(node.id)), ("key", .string(node.identity.key)), ("props", .map(node.properties))])
-                groups[group, default: (query, [])].rows.append(Row(node, parameters: parameters, checksum: checksumRecord(node)))
+                groups[group, default: (query, .nodes(labels), [])].rows.append(Row(node, kind: groups[group]?.kind ?? .nodes(labels), parameters: parameters,
+                                                                                    checksum: checksumRecord(node)))
             case .relationship(let relationship):
-                let (from, to) = (relationship.from.scope ?? [], relationship.to.scope ?? [])
+                let (from, to) = (Self.mergeLabels(relationship.from, labels: relationship.startLabels),
+                                  Self.mergeLabels(relationship.to, labels: relationship.endLabels))
+                try await ensureIndexes(from + to, connection: connection, outcome: &outcome)
                 let group = [relationship.type, from.joined(separator: "\u{1}"), to.joined(separator: "\u{1}")].joined(separator: "\u{2}")
                 let identity = mapping.relationships.id == .endpoints ? "" : " {migrate_id: row.id}"
                 let query = """
@@ -384,7 +459,8 @@ struct BoltWriter: BatchWriter {
                     ("id", .string(relationship.id)), ("from", .string(relationship.from.key)), ("to", .string(relationship.to.key)),
                     ("props", .map(relationship.properties)),
                 ])
-                groups[group, default: (query, [])].rows.append(Row(relationship, parameters: parameters, checksum: checksumRecord(relationship)))
+                groups[group, default: (query, .relationships(relationship.type), [])].rows.append(Row(
+                    relationship, kind: groups[group]?.kind ?? .relationships(relationship.type), parameters: parameters, checksum: checksumRecord(relationship)))
             }
         }
         var written: [Row] = []

@@ -227,7 +227,8 @@ public enum Format {
 
     /// Seconds as `1:02:03` or `2:03`.
     public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
+        // A rate that decayed toward zero (a source busy for minutes before its first record) gives ETAs past Int.
+        guard seconds.isFinite, seconds < 1e12 else { return "?" }
         let total = Int(seconds.rounded())
         let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
         return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%d:%02d", minutes, secs)

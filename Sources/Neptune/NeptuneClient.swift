@@ -90,10 +90,31 @@ public final class NeptuneClient {
 
     /// Runs one openCypher query (its own transaction) and returns `results`.
     public func openCypher(_ query: String, parameters: JSONValue = .object([])) async throws(NeptuneError) -> [JSONValue] {
-        let body = Array(("query=" + SigV4Signer.encode(query) + "&parameters=" + SigV4Signer.encode(JSONWriter.text(parameters))).utf8)
+        let parameters = JSONWriter.bytes(parameters)
+        var body: [UInt8] = []
+        body.reserveCapacity(query.utf8.count + parameters.count * 3 / 2 + 20)
+        body += "query=".utf8
+        Self.formEncode(query.utf8, into: &body)
+        body += "&parameters=".utf8
+        Self.formEncode(parameters, into: &body)
         let response = try await send("POST", path: "/openCypher", contentType: "application/x-www-form-urlencoded", body: body)
         guard let results = response["results"]?.array else { throw .malformed("no results in \(JSONWriter.text(response).prefix(200))") }
         return results
+    }
+
+    /// RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) as they are, every other byte as `%XX`: a form
+    /// field's value, written straight into the body (the JSON parameters of a batch run to megabytes).
+    static func formEncode(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in bytes {
+            switch byte {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: out.append(byte)
+            default:
+                out.append(0x25)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            }
+        }
     }
 
     /// Sends a request to any Neptune HTTP endpoint (`/loader`, `/status`) and returns its JSON.

@@ -1,8 +1,11 @@
 import Bolt
 import Foundation
 import JSON
+import AWS
+import MigrationCore
 import Testing
 @testable import GraphMigration
+@testable import Neptune
 
 @Suite struct PropertyConversionTests {
     let converter = PropertyConverter(policy: PropertyPolicy())
@@ -187,5 +190,28 @@ import Testing
             (["r1", "a", "b", "DIRECTED"], [("weight", .int(1))]), (["r2", "b", "a", "DIRECTED"], [("weight", .double(0.5))]),
         ])
         #expect(numbers.hasPrefix(":ID,:START_ID,:END_ID,:TYPE,weight:Double\nr1,a,b,DIRECTED,1\n"))
+    }
+}
+
+@Suite struct GraphScaleUnitTests {
+    /// The form body Neptune gets is byte for byte what RFC 3986 encoding of the text gives.
+    @Test func formEncodingKeepsUnreservedCharactersAndEscapesTheRest() {
+        let text = #"UNWIND $rows AS row {"id":"Größe 知识 ~a-b_c.d","w":1.5} %&=+/"#
+        var out: [UInt8] = []
+        NeptuneClient.formEncode(text.utf8, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == SigV4Signer.encode(text))
+    }
+
+    /// Four shards cut a sample into consecutive ranges that cover every id once.
+    @Test func shardRangesCoverEveryIDOnce() {
+        let sample: [Int64] = Array(stride(from: 0, to: 1_000, by: 10))
+        let ranges = (0..<4).map { ShardRange.cut(sample, shard: Shard("\($0)/4")!) }
+        #expect(ranges.first?.after == -1)
+        #expect(ranges.last?.through == Int64.max)
+        for (earlier, later) in zip(ranges, ranges.dropFirst()) { #expect(earlier.through == later.after) }
+        #expect(ranges.map { $0.through - $0.after }.dropLast().allSatisfy { $0 == 250 })
+        // No sample (an empty graph): the first shard takes everything.
+        #expect(ShardRange.cut([], shard: Shard("0/4")!) == .all)
+        #expect(ShardRange.cut([], shard: Shard("2/4")!).after == Int64.max)
     }
 }

@@ -116,6 +116,7 @@ import Testing
         #expect(Format.count(-1234) == "-1,234")
         #expect(Format.bytes(1_500_000) == "1.5 MB")
         #expect(Format.duration(3725) == "1:02:05")
+        #expect(Format.duration(1e300) == "?", "an ETA past Int is not a crash")
         #expect(JSONLines.encode(event: "progress", Tally(["a": 1])) == "{\"event\":\"progress\",\"a\":1}")
     }
 }

@@ -3,7 +3,7 @@
 
     bolt_standin.py --flavor neo4j|memgraph [--host 127.0.0.1] [--port N]
                     [--falkordb-host 127.0.0.1] [--falkordb-port 16410] [--graph NAME]
-                    [--user U --password P] [--versions 5.4,5.3,...] [--pid-file F] [--verbose]
+                    [--user U --password P] [--versions 5.4,5.3,...] [--pid-file F] [--port-file F] [--verbose]
 
 No Neo4j or Memgraph server can run on these machines, and FalkorDB's own Bolt
 listener is not fit for tests (it aborts on messages over ~4 KB and on
@@ -614,6 +614,32 @@ def map_falkor_error(flavor: str, exc: Exception) -> BoltFailure:
 _WRITE_WORDS = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|DETACH)\b", re.I)
 _SCHEMA_WORDS = re.compile(r"^\s*(CREATE|DROP)\s+(INDEX|CONSTRAINT|FULLTEXT|VECTOR)\b", re.I)
 _COMPONENTS = re.compile(r"^\s*CALL\s+dbms\.components\s*\(\s*\)", re.I)
+_EXAMINED = re.compile(r"^\s*CALL\s+standin\.examined\s*\(\s*\)", re.I)
+_EXAMINED_RESET = re.compile(r"^\s*CALL\s+standin\.resetExamined\s*\(\s*\)", re.I)
+_IF_NOT_EXISTS = re.compile(r"^(\s*CREATE\s+INDEX\s+)IF\s+NOT\s+EXISTS\s+", re.I)
+_CREATE_INDEX = re.compile(r"^\s*CREATE\s+INDEX\b", re.I)
+# A range on an internal id: `id(n) > $x`, `$x <= id(n)`, ...
+_ID_RANGE = re.compile(r"\bid\s*\(\s*[\w`]+\s*\)\s*[<>]|[<>]=?\s*id\s*\(", re.I)
+# FalkorDB plan operations that visit stored records: scans, seeks and traversals.
+_VISITING = re.compile(r"^\s*([A-Za-z ]*(?:Scan|Seek|Traverse|Expand Into)[A-Za-z ]*)\s*\|.*Records produced: (\d+)")
+_ID_SEEKS = ("NodeByIdSeek", "Node By Id Seek", "Node By Label and ID Scan")
+
+
+def examined_records(profile: list[str], query: str, node_count: int) -> int:
+    """Records a read examines, from FalkorDB's GRAPH.PROFILE lines, as Neo4j 5 and Memgraph would examine
+    them: what each scan, seek and traversal produced, except that an id *range* (which FalkorDB seeks)
+    costs every node, as it does on Neo4j and Memgraph (they seek only `id(n) = x`)."""
+    total = 0
+    id_range = bool(_ID_RANGE.search(query))
+    for line in profile:
+        m = _VISITING.match(line)
+        if not m:
+            continue
+        produced = int(m.group(2))
+        if id_range and m.group(1).strip() in _ID_SEEKS:
+            produced = max(produced, node_count)
+        total += produced
+    return total
 
 STAT_NAMES = {
     "Nodes created": "nodes-created", "Nodes deleted": "nodes-deleted",
@@ -635,6 +661,7 @@ class Cursor:
         self.qtype = qtype
         self.stats = stats
         self.t_first = t_first
+        self.counted = True
 
     @property
     def remaining(self):
@@ -898,12 +925,31 @@ class Session:
         if self.flavor == "neo4j" and _COMPONENTS.match(query):
             rows = [["Neo4j Kernel", [self.server.agent.split("/")[1]], "community"]]
             return Cursor(["name", "versions", "edition"], rows, "r", {}, 0)
+        if _EXAMINED.match(query):
+            cursor = Cursor(["examined", "queries", "returned"], [[self.server.examined, self.server.read_queries, self.server.returned]],
+                            "r", {}, 0)
+            cursor.counted = False  # the counter's own row is not a record read
+            return cursor
+        if _EXAMINED_RESET.match(query):
+            self.server.examined = self.server.read_queries = self.server.returned = 0
+            return Cursor([], [], "r", {}, 0)
+        # Neo4j's `IF NOT EXISTS` and Memgraph's CREATE INDEX leave an existing index alone; FalkorDB refuses
+        # to create it twice.
+        tolerate_existing = bool(_IF_NOT_EXISTS.match(query)) or (self.flavor == "memgraph" and _CREATE_INDEX.match(query))
+        query = _IF_NOT_EXISTS.sub(r"\1", query)
         try:
             params = convert_params(params or {})
             record = []
             cypher = self.server.rewrite(query, record)
-            result = await self.server.db.query(self.server.graph, cypher, params,
-                                                encode_other=encode_param_other)
+            try:
+                result = await self.server.db.query(self.server.graph, cypher, params,
+                                                    encode_other=encode_param_other)
+            except FalkorError as exc:
+                if not (tolerate_existing and "already indexed" in str(exc)):
+                    raise
+                return Cursor([], [], "s", {}, 0)
+            if not _WRITE_WORDS.search(query) and not _SCHEMA_WORDS.match(query) and not result.stats.get("Nodes created"):
+                await self.count_examined(cypher, params)
         except (FalkorError, ParamError) as exc:
             raise map_falkor_error(self.flavor, exc) from None
         except TokenizeError as exc:
@@ -925,6 +971,20 @@ class Session:
             qtype = "r"
         t_first = int((time.monotonic() - t0) * 1000)
         return Cursor(restore_names(result.columns, record), result.rows, qtype, stats, t_first)
+
+    async def count_examined(self, cypher: str, params: dict):
+        """Adds the records a read query examined to the server's counter (GRAPH.PROFILE runs it again)."""
+        try:
+            profile = await self.server.db.profile(self.server.graph, cypher, params, encode_other=encode_param_other)
+        except FalkorError as exc:  # e.g. a procedure GRAPH.PROFILE cannot plan: the read counts as examining nothing
+            log.info("%s: GRAPH.PROFILE refused %r: %s", self.cid, cypher, exc)
+            return
+        node_count = 0
+        if _ID_RANGE.search(cypher):
+            counted = await self.server.db.query(self.server.graph, "MATCH (n) RETURN count(n)")
+            node_count = int(counted.rows[0][0])
+        self.server.examined += examined_records(profile, cypher, node_count)
+        self.server.read_queries += 1
 
     async def on_run(self, f):
         if len(f) < 2 or not isinstance(f[0], str):
@@ -996,6 +1056,8 @@ class Session:
             self._frame(body)
             if len(self.out) > 1 << 20:
                 await self.flush()
+        if cursor.counted:
+            self.server.returned += end - cursor.pos
         cursor.pos = end
         if cursor.remaining:
             self.success({"has_more": True})
@@ -1057,6 +1119,11 @@ class BoltServer:
         self.db = FalkorDB(args.falkordb_host, args.falkordb_port)
         self.db_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"falkordb-standin:{self.graph}"))
         self._bookmarks = itertools.count(1)
+        # Records examined by read queries (see examined_records), how many reads, and the records PULL sent:
+        # `CALL standin.examined()`.
+        self.examined = 0
+        self.read_queries = 0
+        self.returned = 0
         self.sessions: set[asyncio.Task] = set()
 
     def next_bookmark(self):
@@ -1111,11 +1178,16 @@ async def wait_for_falkordb(db: FalkorDB, timeout: float):
 async def main_async(args):
     server = BoltServer(args)
     await wait_for_falkordb(server.db, 15)
-    listener = await asyncio.start_server(server.handle, server.host, server.port,
+    listener = await asyncio.start_server(server.handle, server.host, 0 if args.port_file else server.port,
                                           reuse_address=True, limit=1 << 20)
     if args.pid_file:
         with open(args.pid_file, "w") as fh:
             fh.write(f"{os.getpid()}\n")
+    if args.port_file:  # the port the system chose, written once the listener accepts
+        server.port = listener.sockets[0].getsockname()[1]
+        with open(args.port_file + ".tmp", "w") as fh:
+            fh.write(f"{server.port}\n")
+        os.replace(args.port_file + ".tmp", args.port_file)
     log.info("Bolt stand-in (%s flavor, Bolt %s) on %s:%d, FalkorDB graph '%s'",
              server.flavor, ", ".join(f"{a}.{b}" for a, b in server.versions),
              server.host, server.port, server.graph)
@@ -1148,6 +1220,7 @@ def parse_args(argv=None):
     p.add_argument("--password")
     p.add_argument("--versions", help="comma-separated Bolt versions to offer, e.g. 4.4")
     p.add_argument("--pid-file")
+    p.add_argument("--port-file", help="listen on a port the system chooses and write it to this file")
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(argv)
 

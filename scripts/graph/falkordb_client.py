@@ -345,6 +345,11 @@ class FalkorDB:
         reply = await self._command(*args)
         return await self._decode_reply(graph, reply)
 
+    async def profile(self, graph: str, cypher: str, params: dict | None = None, encode_other=None) -> list[str]:
+        """GRAPH.PROFILE: runs the query and returns its plan, one line per operation with the records it produced."""
+        reply = await self._command("GRAPH.PROFILE", graph, params_header(params, encode_other) + cypher)
+        return [_to_str(line) for line in reply]
+
     async def _decode_reply(self, graph, reply) -> QueryResult:
         if len(reply) == 1:  # no result set, statistics only
             return QueryResult([], [], parse_stats(reply[0]))
