@@ -50,7 +50,7 @@ let package = Package(
         // PackStream codec and Bolt sessions (Neo4j, Memgraph).
         .target(name: "Bolt", dependencies: ["Transport", "BlockingIO", "Failures"]),
         // AWS Signature Version 4, credentials, S3 uploads.
-        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP", "Failures"]),
+        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP", "JSON", "BlockingIO", "Failures"]),
         // Amazon Neptune's openCypher HTTPS endpoint and bulk loader, SigV4-signed.
         .target(name: "Neptune", dependencies: ["AWS", "HTTP", "JSON", "Transport", "Failures"]),
         // Qdrant's REST API.
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "BoltTests", dependencies: ["Bolt"]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Transport"]),
         .testTarget(name: "GraphMigrationTests", dependencies: ["GraphMigration", "Bolt", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),

@@ -2,16 +2,19 @@ import Chronology
 import Hashing
 import Transport
 
-/// AWS credentials: from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+/// AWS credentials: long-lived keys, or temporary ones with a session token and an expiry.
 public struct AWSCredentials: Sendable, Hashable {
     public var accessKeyID: String
     public var secretAccessKey: Secret
     public var sessionToken: Secret?
+    /// When temporary credentials stop working, in seconds since 1970; `nil` for long-lived keys.
+    public var expiration: Int64?
 
-    public init(accessKeyID: String, secretAccessKey: Secret, sessionToken: Secret? = nil) {
+    public init(accessKeyID: String, secretAccessKey: Secret, sessionToken: Secret? = nil, expiration: Int64? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
+        self.expiration = expiration
     }
 
     /// The credentials in `environment`, if the key id and secret are both there.
