@@ -158,7 +158,7 @@ public struct MigrationConfiguration: Sendable {
             }
             if let variable = secretOptions[name] {
                 guard let text = value.string else { throw InvalidConfiguration(description: "\(path): \(place): expected text, e.g. ${source:POSTGRES_PASSWORD}") }
-                secrets[variable] = try expander.expand(text, at: place, path: path)
+                secrets[variable] = try expander.expand(text, at: place, path: path, keepingAWSSecrets: true)
                 continue
             }
             let expanded = try self.arguments(name, value: value, place: place, expander: expander, path: path)
@@ -192,12 +192,14 @@ public struct MigrationConfiguration: Sendable {
     }
 }
 
-/// Expands `${NAME}`, `${NAME:-default}`, `${source:NAME}` and `${target:NAME}`.
+/// Expands `${NAME}`, `${NAME:-default}`, `${source:NAME}` and `${target:NAME}`. `${secretsmanager:…}` and
+/// `${ssm:…}` are AWS secrets, resolved at run time (see `AWSSecretResolver`): they stay as written in secret
+/// options and are refused elsewhere, where they would become command-line arguments.
 struct VariableExpander {
     var files: [String: DotEnv]
     var environment: [String: String]
 
-    func expand(_ text: String, at place: String, path: String) throws(MigrationConfiguration.InvalidConfiguration) -> String {
+    func expand(_ text: String, at place: String, path: String, keepingAWSSecrets: Bool = false) throws(MigrationConfiguration.InvalidConfiguration) -> String {
         var result = ""
         var rest = Substring(text)
         while let start = rest.range(of: "${") {
@@ -206,6 +208,14 @@ struct VariableExpander {
                 throw .init(description: "\(path): \(place): '${' without a closing '}'")
             }
             var reference = rest[start.upperBound..<end]
+            if reference.hasPrefix("secretsmanager:") || reference.hasPrefix("ssm:") {
+                guard keepingAWSSecrets else {
+                    throw .init(description: "\(path): \(place): ${\(reference)} is an AWS secret: name it only in source-password, target-password, source-api-key or target-api-key, which never become arguments")
+                }
+                result += rest[start.lowerBound...end]
+                rest = rest[rest.index(after: end)...]
+                continue
+            }
             var fallback: Substring?
             if let range = reference.range(of: ":-") {
                 fallback = reference[range.upperBound...]

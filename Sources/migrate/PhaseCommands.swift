@@ -59,9 +59,10 @@ struct PhaseCommands {
         }
     }
 
-    /// Runs `body` with the phase's secrets in the environment variables the commands read (for its task alone).
-    func withSecrets<T>(_ body: () async throws -> T) async rethrows -> T {
-        try await CommandEnvironment.with(settings.secrets, body)
+    /// Runs `body` with the phase's secrets in the environment variables the commands read (for its task alone),
+    /// `${secretsmanager:…}` and `${ssm:…}` in them resolved first with the AWS credential chain.
+    func withSecrets<T>(_ body: () async throws -> T) async throws -> T {
+        try await CommandEnvironment.with(try await AWSSecrets.resolve(settings.secrets), body)
     }
 
     private func withCheckpointDirectory(_ arguments: [String]) -> [String] {
