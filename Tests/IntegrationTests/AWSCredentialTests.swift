@@ -40,8 +40,8 @@ struct AWSStandIn {
     }
 
     /// moto's server with signature checking on (see moto_fixture.py).
-    static func moto() async throws -> AWSStandIn {
-        try await start("moto_fixture.py", [], fileFlag: "--info-file")
+    static func moto(_ arguments: [String] = []) async throws -> AWSStandIn {
+        try await start("moto_fixture.py", arguments, fileFlag: "--info-file")
     }
 
     var port: Int { Int(info["port"]!.int!) }
@@ -234,6 +234,66 @@ extension Integration {
             } catch {
                 #expect(error.code == "NoSuchKey" && !error.description.contains("sm-json-s3cret"), "\(error)")
             }
+        }
+    }
+}
+
+extension Integration {
+    /// `migrate plan` with the credential chain and AWS secrets, as a run inside AWS would have them.
+    @Suite struct AWSPlan {
+        @Test func planNamesTheCredentialSourceAndResolvesSecretsWithoutShowingThem() async throws {
+            let directory = checkpointDirectory()
+            // Neptune IAM with a container endpoint (ECS task role) that issues the Neptune stand-in's keys.
+            let metadata = try await AWSStandIn.metadata(["--access-key", Servers.value("NEPTUNE_ACCESS_KEY_ID"), "--secret-key", Servers.value("NEPTUNE_SECRET_ACCESS_KEY"),
+                                                          "--session-token", Servers.value("NEPTUNE_SESSION_TOKEN"), "--lifetime", "900"])
+            defer { metadata.stop() }
+            let iamConfiguration = directory + "/iam.yaml"
+            try """
+                checkpoint-dir: \(directory)/checkpoints
+                graph:
+                  source: \(Servers.value("BOLT_URL"))
+                  source-user: \(Servers.value("BOLT_USER"))
+                  source-password: ${BOLT_PASSWORD}
+                  target: \(Servers.value("NEPTUNE_IAM_URL"))
+                  target-ca-file: \(Servers.value("GRAPH_CA"))
+                  iam: true
+                """.write(toFile: iamConfiguration, atomically: true, encoding: .utf8)
+            let taskRole = isolatedAWSEnvironment(["AWS_CONTAINER_CREDENTIALS_FULL_URI": metadata.url + "/v2/credentials/standin",
+                                                   "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": ""])
+            let plan = try await CLI.run(["plan", "--config", iamConfiguration], environment: taskRole)
+            #expect(plan.status == 0, "\(plan.output)")
+            #expect(plan.stdout.contains("AWS credentials") && plan.stdout.contains("container endpoint \(metadata.url)/v2/credentials/standin, temporary, expire"), "\(plan.stdout)")
+            #expect(!plan.output.contains(Servers.value("NEPTUNE_SECRET_ACCESS_KEY")) && !plan.output.contains(Servers.value("NEPTUNE_SESSION_TOKEN")))
+
+            // Passwords from Secrets Manager and SSM (moto, signatures checked), resolved when the phase runs.
+            let moto = try await AWSStandIn.moto(["--secret", "migrate/redis-auth=" + Servers.authPassword,
+                                                  "--parameter", "/migrate/bolt-password=" + Servers.value("BOLT_PASSWORD")])
+            defer { moto.stop() }
+            let secretsConfiguration = directory + "/secrets.yaml"
+            try """
+                checkpoint-dir: \(directory)/checkpoints
+                keys:
+                  source: \(Servers.source)
+                  target: \(Servers.auth)
+                  target-password: ${secretsmanager:migrate/redis-auth}
+                graph:
+                  source: \(Servers.value("BOLT_URL"))
+                  source-user: \(Servers.value("BOLT_USER"))
+                  source-password: ${ssm:/migrate/bolt-password}
+                  target: \(Servers.value("NEPTUNE_URL"))
+                  target-ca-file: \(Servers.value("GRAPH_CA"))
+                """.write(toFile: secretsConfiguration, atomically: true, encoding: .utf8)
+            let motoUser = isolatedAWSEnvironment(["AWS_ACCESS_KEY_ID": moto.info["access_key"]!.string!, "AWS_SECRET_ACCESS_KEY": moto.info["secret_key"]!.string!,
+                                                   "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": moto.url, "BOLT_PASSWORD": "", "AWS_PROFILE": ""])
+            let resolved = try await CLI.run(["plan", "--config", secretsConfiguration, "--json"], environment: motoUser)
+            #expect(resolved.status == 0, "\(resolved.output)")
+            #expect(!resolved.output.contains(Servers.authPassword) && !resolved.output.contains(Servers.value("BOLT_PASSWORD")))
+            // A secret that does not exist is the phase's problem, named by its reference.
+            try String(contentsOfFile: secretsConfiguration, encoding: .utf8).replacingOccurrences(of: "migrate/redis-auth", with: "migrate/nope")
+                .write(toFile: secretsConfiguration, atomically: true, encoding: .utf8)
+            let missing = try await CLI.run(["plan", "--config", secretsConfiguration], environment: motoUser)
+            #expect(missing.status == 2, "\(missing.output)")
+            #expect(missing.stdout.contains("keys: 1 PROBLEM") && missing.stdout.contains("${secretsmanager:migrate/nope}") && missing.stdout.contains("ResourceNotFoundException"), "\(missing.stdout)")
         }
     }
 }

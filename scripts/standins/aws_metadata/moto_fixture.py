@@ -7,7 +7,8 @@ On start it creates, while authentication is still off:
   - a role `migrate-role` any principal may assume (AssumeRole and AssumeRoleWithWebIdentity), allow-all;
   - secrets `migrate/redis` ({"password": "sm-json-s3cret", "user": "app"}) and `migrate/plain`
     ("sm-plain-s3cret"), and SSM SecureString `/migrate/pg-password` ("ssm-s3cret");
-then switches authentication on for every later request (`/moto-api/reset-auth` 0), so a request signed
+plus any --secret NAME=VALUE and --parameter NAME=VALUE given; then switches authentication on for
+every later request (`/moto-api/reset-auth` 0), so a request signed
 wrongly, or with keys moto did not issue, is refused. It writes {"port", "access_key", "secret_key",
 "role_arn"} as JSON to --info-file and serves until killed.
 
@@ -40,6 +41,8 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--info-file", required=True)
     p.add_argument("--region", default="us-east-1")
+    p.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE", help="another Secrets Manager secret")
+    p.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="another SSM SecureString")
     args = p.parse_args()
     port = args.port or free_port()
     # Authentication starts off (a large count) and is switched on after the set-up below.
@@ -60,6 +63,12 @@ def main():
     sm.create_secret(Name="migrate/plain", SecretString="sm-plain-s3cret")
     ssm = session.client("ssm", endpoint_url=url)
     ssm.put_parameter(Name="/migrate/pg-password", Value="ssm-s3cret", Type="SecureString")
+    for item in args.secret:
+        name, _, value = item.partition("=")
+        sm.create_secret(Name=name, SecretString=value)
+    for item in args.parameter:
+        name, _, value = item.partition("=")
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString")
     requests.post(f"{url}/moto-api/reset-auth", data=b"0").raise_for_status()
     info = {"port": port, "access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"], "role_arn": role["Arn"]}
     with open(args.info_file + ".tmp", "w") as f:
