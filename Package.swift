@@ -93,6 +93,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `migrate objects` and `migrate verify objects`: a directory into S3.
+        .target(
+            name: "ObjectMigration",
+            dependencies: [
+                "AWS", "BlockingIO", "Hashing", "MigrationCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "MigrationPlanning",
             dependencies: ["MigrationCore", .product(name: "Yams", package: "Yams")]
@@ -100,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "migrate",
             dependencies: [
-                "MigrationPlanning", "KeyMigration", "VectorMigration", "GraphMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
+                "MigrationPlanning", "KeyMigration", "VectorMigration", "GraphMigration", "ObjectMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -112,6 +120,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "BoltTests", dependencies: ["Bolt"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Transport"]),
+        .testTarget(name: "ObjectMigrationTests", dependencies: ["ObjectMigration", "BlockingIO"]),
         .testTarget(name: "GraphMigrationTests", dependencies: ["GraphMigration", "Bolt", "JSON"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
@@ -120,7 +129,7 @@ let package = Package(
         .testTarget(name: "MigrationPlanningTests", dependencies: ["MigrationPlanning", "MigrationCore"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",
+            dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "ObjectMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",
                            "RESP", "Transport", "MigrationCore", "migrate", .product(name: "Yams", package: "Yams")]
         ),
     ]

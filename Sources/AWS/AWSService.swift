@@ -108,6 +108,17 @@ enum XMLText {
         return unescape(String(text[open.upperBound..<close.lowerBound]))
     }
 
+    /// The texts of every `<element>` in order.
+    static func all(_ element: String, in text: String) -> [String] {
+        var result: [String] = []
+        var rest = text[...]
+        while let open = rest.range(of: "<\(element)>"), let close = rest.range(of: "</\(element)>", range: open.upperBound..<rest.endIndex) {
+            result.append(unescape(String(rest[open.upperBound..<close.lowerBound])))
+            rest = rest[close.upperBound...]
+        }
+        return result
+    }
+
     static func unescape(_ text: String) -> String {
         guard text.contains("&") else { return text }
         return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
