@@ -75,13 +75,15 @@ public final class S3ObjectStore {
         return [("x-amz-server-side-encryption", "aws:kms")] + (key.isEmpty ? [] : [("x-amz-server-side-encryption-aws-kms-key-id", key)])
     }
 
-    /// `PutObject` with `x-amz-checksum-sha256` (and the same value as `x-amz-meta-sha256`).
-    public func put(bucket: String, key: String, body: [UInt8], contentType: String) async throws(AWSError) {
+    /// `PutObject` with `x-amz-checksum-sha256` (and the same value as `x-amz-meta-sha256`); returns that checksum.
+    @discardableResult
+    public func put(bucket: String, key: String, body: [UInt8], contentType: String) async throws(AWSError) -> String {
         let digest = SHA256Hasher.hash(body)
         let checksum = Self.base64(digest)
         _ = try await send("PUT s3://\(bucket)/\(key)", method: "PUT", bucket: bucket, key: key,
                            headers: [("Content-Type", contentType), ("x-amz-checksum-sha256", checksum), ("x-amz-meta-sha256", checksum)] + encryptionHeaders(),
                            body: body, payloadHash: digest)
+        return checksum
     }
 
     /// `CreateMultipartUpload` with the SHA-256 checksum algorithm; returns the upload id.

@@ -206,16 +206,19 @@ public struct ObjectMigration: Migration {
                    let remote = head.sha256, remote == (try await settings.layout.checksum(of: file, size: entry.size)) {
                     outcome.ledger.written(ObjectMigration.unit)
                     outcome.tally.add("already present")
+                    outcome.checksum.add(record: Array("\(key)\u{0}\(remote)".utf8))
                     return nil
                 }
                 let contentType = ContentType.of(entry.path)
+                let checksum: String
                 if settings.layout.isMultipart(entry.size) {
-                    try await multipart(file, entry: entry, key: key, contentType: contentType, store: store)
+                    checksum = try await multipart(file, entry: entry, key: key, contentType: contentType, store: store)
                 } else {
                     let body = try await file.read(offset: 0, count: entry.size)
                     guard await file.endsAt(entry.size) else { return "changed while being read (it grew)" }
-                    try await store.put(bucket: settings.bucket, key: key, body: body, contentType: contentType)
+                    checksum = try await store.put(bucket: settings.bucket, key: key, body: body, contentType: contentType)
                 }
+                outcome.checksum.add(record: Array("\(key)\u{0}\(checksum)".utf8))
             } catch let error as ObjectMigrationError {
                 return "\(error)"
             } catch let error as AWSError where !error.isTransient && error.status >= 400 && error.status < 500 && error.status != 403 {
@@ -229,7 +232,8 @@ public struct ObjectMigration: Migration {
             return nil
         }
 
-        private func multipart(_ file: LocalFile, entry: ObjectEntry, key: String, contentType: String, store: S3ObjectStore) async throws {
+        /// Uploads `file` in parts; returns the composite checksum.
+        private func multipart(_ file: LocalFile, entry: ObjectEntry, key: String, contentType: String, store: S3ObjectStore) async throws -> String {
             let uploadID = try await store.createMultipartUpload(bucket: settings.bucket, key: key, contentType: contentType)
             do {
                 var parts: [(etag: String, digest: [UInt8])] = []
@@ -240,6 +244,9 @@ public struct ObjectMigration: Migration {
                 }
                 guard await file.endsAt(entry.size) else { throw ObjectMigrationError.unreadable("changed while being read (it grew)") }
                 try await store.completeMultipartUpload(bucket: settings.bucket, key: key, uploadID: uploadID, parts: parts)
+                var composite = SHA256Hasher()
+                for part in parts { composite.update(part.digest) }
+                return S3ObjectStore.base64(composite.finalize())
             } catch {
                 // Never leave an unfinished upload behind (it is billed): abort, then report why.
                 try? await store.abortMultipartUpload(bucket: settings.bucket, key: key, uploadID: uploadID)

@@ -18,7 +18,7 @@ struct Migrate: AsyncParsableCommand {
             Passwords: put them in MIGRATE_SOURCE_PASSWORD / MIGRATE_TARGET_PASSWORD or a --…-password-file \
             rather than in URIs, so they stay out of the process list and shell history.
             """,
-        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self, StatusCommand.self]
+        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, ObjectsCommand.self, VerifyCommand.self, StatusCommand.self]
     )
 
     /// Parses the arguments, then hides any password in them from the process list before running.
@@ -67,7 +67,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Compare source and target: counts, types, expiries and values, in both directions.",
-        subcommands: [VerifyRedisCommand.self, VerifyVectorsCommand.self, VerifyGraphCommand.self]
+        subcommands: [VerifyRedisCommand.self, VerifyVectorsCommand.self, VerifyGraphCommand.self, VerifyObjectsCommand.self]
     )
 }
 

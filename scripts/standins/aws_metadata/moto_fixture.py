@@ -7,7 +7,7 @@ On start it creates, while authentication is still off:
   - a role `migrate-role` any principal may assume (AssumeRole and AssumeRoleWithWebIdentity), allow-all;
   - secrets `migrate/redis` ({"password": "sm-json-s3cret", "user": "app"}) and `migrate/plain`
     ("sm-plain-s3cret"), and SSM SecureString `/migrate/pg-password` ("ssm-s3cret");
-plus any --secret NAME=VALUE and --parameter NAME=VALUE given; then switches authentication on for
+plus any --bucket NAME, --secret NAME=VALUE and --parameter NAME=VALUE given; then switches authentication on for
 every later request (`/moto-api/reset-auth` 0), so a request signed
 wrongly, or with keys moto did not issue, is refused. It writes {"port", "access_key", "secret_key",
 "role_arn"} as JSON to --info-file and serves until killed.
@@ -42,6 +42,7 @@ def main():
     p.add_argument("--info-file", required=True)
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE", help="another Secrets Manager secret")
+    p.add_argument("--bucket", action="append", default=[], help="an S3 bucket to create")
     p.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", help="another SSM SecureString")
     args = p.parse_args()
     port = args.port or free_port()
@@ -63,6 +64,9 @@ def main():
     sm.create_secret(Name="migrate/plain", SecretString="sm-plain-s3cret")
     ssm = session.client("ssm", endpoint_url=url)
     ssm.put_parameter(Name="/migrate/pg-password", Value="ssm-s3cret", Type="SecureString")
+    s3 = session.client("s3", endpoint_url=url)
+    for bucket in args.bucket:
+        s3.create_bucket(Bucket=bucket)
     for item in args.secret:
         name, _, value = item.partition("=")
         sm.create_secret(Name=name, SecretString=value)
