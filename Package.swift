@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "ObjectMigration",
             dependencies: [
-                "AWS", "BlockingIO", "Hashing", "MigrationCore",
+                "AWS", "BlockingIO", "Hashing", "JSON", "MigrationCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

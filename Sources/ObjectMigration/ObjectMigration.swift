@@ -3,6 +3,7 @@ import BlockingIO
 import Failures
 import Foundation
 import Hashing
+import JSON
 import Logging
 import MigrationCore
 
@@ -185,7 +186,7 @@ public struct ObjectMigration: Migration {
                     outcome.ledger.refused(ObjectMigration.unit)
                     outcome.tally.add("refused")
                     outcome.problems.append("refused \(entry.path): \(reason)")
-                    refusals.append(JSONLine.object(["path": entry.path, "reason": reason]))
+                    refusals.append(JSONWriter.text(.object([("path", .string(entry.path)), ("reason", .string(reason))])))
                 }
             }
             if !refusals.isEmpty { try await deadLetters.append(lines: refusals) }
@@ -258,14 +259,6 @@ public struct ObjectMigration: Migration {
             await store?.close()
             store = nil
         }
-    }
-}
-
-/// One JSON object on one line, for the dead-letter file.
-enum JSONLine {
-    static func object(_ fields: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }
 
