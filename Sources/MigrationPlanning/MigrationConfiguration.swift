@@ -23,7 +23,7 @@ import Yams
 public struct MigrationConfiguration: Sendable {
     /// A phase of the migration, in the order they run.
     public enum Phase: String, Sendable, CaseIterable, Codable {
-        case keys, vectors, graph
+        case keys, vectors, graph, objects
 
         /// The command that copies this phase's data.
         public var command: String {
@@ -31,6 +31,7 @@ public struct MigrationConfiguration: Sendable {
             case .keys: return "redis"
             case .vectors: return "vectors"
             case .graph: return "graph"
+            case .objects: return "objects"
             }
         }
 
@@ -41,6 +42,7 @@ public struct MigrationConfiguration: Sendable {
             case .keys: return common.union(["mode", "skip-refused"])
             case .vectors: return common.union(["create-tables", "max-request-bytes"])
             case .graph: return common.union(["export-csv", "s3", "s3-endpoint", "loader-role-arn"])
+            case .objects: return common.union(["sse-kms-key-id"])
             }
         }
     }
@@ -88,7 +90,7 @@ public struct MigrationConfiguration: Sendable {
         func fail(_ message: String) -> InvalidConfiguration { InvalidConfiguration(description: "\(path): \(message)") }
         let root: Node
         do {
-            guard let parsed = try Yams.compose(yaml: text) else { throw fail("the file is empty: give at least one of keys, vectors, graph") }
+            guard let parsed = try Yams.compose(yaml: text) else { throw fail("the file is empty: give at least one of keys, vectors, graph, objects") }
             root = parsed
         } catch let error as InvalidConfiguration {
             throw error
@@ -130,7 +132,7 @@ public struct MigrationConfiguration: Sendable {
             guard let options = entry.mapping else { throw fail("\(phase.rawValue): expected the options of `migrate \(phase.command)`") }
             phases.append(try settings(phase, options: options, expander: expander, path: path))
         }
-        guard !phases.isEmpty else { throw fail("no phase: give at least one of keys, vectors, graph") }
+        guard !phases.isEmpty else { throw fail("no phase: give at least one of keys, vectors, graph, objects") }
         return MigrationConfiguration(path: path, checkpointDirectory: checkpointDirectory, phases: phases)
     }
 

@@ -104,6 +104,40 @@ struct ObjectsCommand: AsyncParsableCommand {
     }
 }
 
+extension ObjectsCommand {
+    /// `migrate plan`: the files and bytes to copy, what cannot be copied, what the prefix holds, and where the
+    /// credentials come from. Writes nothing.
+    func inventory(sampleSize: Int) async throws -> PhasePlan {
+        let settings = try endpoints.settings(run: run, kmsKeyID: kmsKeyID)
+        var plan = PhasePlan(phase: "objects", source: settings.sourceDirectory, target: settings.targetDisplay, unit: "objects")
+        await plan.addCredentials(from: settings.location.credentials)
+        do {
+            let entries = try await DirectoryWalk.entries(settings.sourceDirectory, filter: settings.filter)
+            let refused = entries.filter { $0.refusal != nil }
+            plan.records = entries.count
+            let bytes = entries.reduce(0) { $0 + $1.size }
+            let parts = entries.filter { settings.layout.isMultipart($0.size) }.count
+            plan.facts.append(["files", "\(Format.count(entries.count - refused.count)), \(Format.count(bytes)) bytes, \(Format.count(parts)) in multipart uploads"])
+            for entry in refused.prefix(20) {
+                plan.notes.append("\(entry.path) will be refused: \(entry.refusal!)")
+            }
+        } catch {
+            plan.problems.append("source: \(error)")
+        }
+        let store = S3ObjectStore(settings.location)
+        do {
+            let objects = try await store.list(bucket: settings.bucket, prefix: settings.prefix)
+            plan.facts.append(["target holds", "\(Format.count(objects.count)) objects under \(settings.targetDisplay)"])
+            let unfinished = try await store.multipartUploads(bucket: settings.bucket, prefix: settings.prefix)
+            if !unfinished.isEmpty { plan.notes.append("\(unfinished.count) unfinished multipart upload(s) under the prefix will be aborted") }
+        } catch {
+            plan.problems.append("target: \(error)")
+        }
+        await store.close()
+        return plan
+    }
+}
+
 /// `migrate verify objects`.
 struct VerifyObjectsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -20,9 +20,11 @@ protocol PhaseVerifyCommand: AsyncParsableCommand {
 extension RedisCommand: PhaseCopyCommand {}
 extension VectorsCommand: PhaseCopyCommand {}
 extension GraphCommand: PhaseCopyCommand {}
+extension ObjectsCommand: PhaseCopyCommand {}
 extension VerifyRedisCommand: PhaseVerifyCommand {}
 extension VerifyVectorsCommand: PhaseVerifyCommand {}
 extension VerifyGraphCommand: PhaseVerifyCommand {}
+extension VerifyObjectsCommand: PhaseVerifyCommand {}
 
 /// Turns a configuration's phase into parsed commands, and runs them with the phase's secrets.
 struct PhaseCommands {
@@ -42,6 +44,7 @@ struct PhaseCommands {
             guard !command.live.enabled else { throw liveIsNotAPhase(command: "migrate vectors --live") }
             return command
         case .graph: return try parse(GraphCommand.self, arguments, command: "migrate graph")
+        case .objects: return try parse(ObjectsCommand.self, arguments, command: "migrate objects")
         }
     }
 
@@ -56,6 +59,7 @@ struct PhaseCommands {
         case .keys: return try parse(VerifyRedisCommand.self, arguments, command: "migrate verify redis")
         case .vectors: return try parse(VerifyVectorsCommand.self, arguments, command: "migrate verify vectors")
         case .graph: return try parse(VerifyGraphCommand.self, arguments, command: "migrate verify graph")
+        case .objects: return try parse(VerifyObjectsCommand.self, arguments, command: "migrate verify objects")
         }
     }
 

@@ -142,6 +142,34 @@ extension Integration {
             #expect(verify.status == 0, "\(verify.output)")
         }
 
+        @Test func objectsIsAPhaseOfPlanAndRun() async throws {
+            let target = try await ObjectTarget.start()
+            defer { target.moto.stop() }
+            let directory = checkpointDirectory()
+            for index in 0..<30 { try writeRandomFile(directory + "/uploads/f\(index).json", bytes: 500) }
+            try writeRandomFile(directory + "/uploads/big.bin", bytes: 6 << 20)
+            let configuration = directory + "/migration.yaml"
+            try """
+                checkpoint-dir: \(directory)/cp
+                objects:
+                  source: \(directory)/uploads
+                  target: s3://uploads/phase/
+                  multipart-threshold: 5
+                  part-size: 5
+                  exclude: "*.tmp"
+                """.write(toFile: configuration, atomically: true, encoding: .utf8)
+            let plan = try await CLI.run(["plan", "--config", configuration], environment: target.environment)
+            #expect(plan.status == 0, "\(plan.output)")
+            #expect(plan.stdout.contains("31, 6,306,") && plan.stdout.contains("1 in multipart uploads") && plan.stdout.contains("0 objects under s3://uploads/phase/"), "\(plan.stdout)")
+            #expect(plan.stdout.contains("AWS credentials") && plan.stdout.contains("environment (AWS_ACCESS_KEY_ID), long-lived keys"), "\(plan.stdout)")
+            let run = try await CLI.run(["run", "--config", configuration], environment: target.environment)
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.stdout.contains("objects:"), "\(run.stdout)")
+            let store = target.store()
+            #expect(try await store.list(bucket: "uploads", prefix: "phase/").count == 31)
+            await store.close()
+        }
+
         @Test func filesThatVanishOrCannotBeOpenedAreRefusedNotCopied() async throws {
             let target = try await ObjectTarget.start()
             defer { target.moto.stop() }
