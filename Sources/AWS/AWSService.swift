@@ -1,6 +1,5 @@
 import Failures
 import Foundation
-import Hashing
 import HTTP
 import JSON
 import Transport
@@ -159,13 +158,11 @@ public final class AWSServiceClient {
         let target = queryText.isEmpty ? fullPath : fullPath + "?" + queryText
         var signed = [("Host", endpoint.hostHeader)] + headers
         if let credentials {
-            let payloadHash = SHA256Hasher.hash(body).hexString
-            if signingName == "s3" && !signed.contains(where: { $0.0.lowercased() == "x-amz-content-sha256" }) {
-                signed.append(("x-amz-content-sha256", payloadHash))
-            }
+            // S3 sends the payload hash as x-amz-content-sha256: signing reuses it rather than hashing again.
+            let declared = signed.first { $0.0.lowercased() == "x-amz-content-sha256" }?.1
             let signer = SigV4Signer(credentials: credentials, region: region, service: signingName)
             signed += signer.signatureHeaders(method: method, path: fullPath, query: query, headers: signed, payload: body,
-                                              date: SigV4Signer.timestamp(secondsSince1970: Int64(Date().timeIntervalSince1970)))
+                                              date: SigV4Signer.timestamp(secondsSince1970: Int64(Date().timeIntervalSince1970)), payloadHash: declared)
         }
         let response: HTTPResponse
         do {
