@@ -55,7 +55,7 @@ public enum NeptuneError: TransientFailure, Sendable, Equatable, CustomStringCon
         case .status(let status, let code, let message):
             var text = "Neptune refused the request (HTTP \(status) \(code)): \(message)"
             if status == 403 || code == "AccessDeniedException" {
-                text += ". Check the AWS credentials (`migrate plan` names their source), --region, and that IAM auth is what the cluster expects (--iam)."
+                text += ". Check the AWS credentials (AWS_ACCESS_KEY_ID, the profile, the task or instance role: `migrate plan` names the source), --region, and that IAM auth is what the cluster expects (--iam)."
             }
             return text
         case .transport(let error): return "Neptune request failed: \(error)"
