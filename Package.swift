@@ -50,7 +50,7 @@ let package = Package(
         // PackStream codec and Bolt sessions (Neo4j, Memgraph).
         .target(name: "Bolt", dependencies: ["Transport", "BlockingIO", "Failures"]),
         // AWS Signature Version 4, credentials, S3 uploads.
-        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP", "Failures"]),
+        .target(name: "AWS", dependencies: ["Chronology", "Hashing", "Transport", "HTTP", "JSON", "BlockingIO", "Failures"]),
         // Amazon Neptune's openCypher HTTPS endpoint and bulk loader, SigV4-signed.
         .target(name: "Neptune", dependencies: ["AWS", "HTTP", "JSON", "Transport", "Failures"]),
         // Qdrant's REST API.
@@ -93,6 +93,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `migrate objects` and `migrate verify objects`: a directory into S3.
+        .target(
+            name: "ObjectMigration",
+            dependencies: [
+                "AWS", "BlockingIO", "Hashing", "JSON", "MigrationCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "MigrationPlanning",
             dependencies: ["MigrationCore", .product(name: "Yams", package: "Yams")]
@@ -102,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "migrate",
             dependencies: [
-                "MigrationPlanning", "KeyMigration", "VectorMigration", "GraphMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
+                "MigrationPlanning", "KeyMigration", "VectorMigration", "GraphMigration", "ObjectMigration", "MigrationCore", "Transport", "RESP", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS",
                 "ReportHTML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +122,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "BoltTests", dependencies: ["Bolt"]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Transport"]),
+        .testTarget(name: "ObjectMigrationTests", dependencies: ["ObjectMigration", "BlockingIO"]),
         .testTarget(name: "GraphMigrationTests", dependencies: ["GraphMigration", "Bolt", "JSON", "Neptune", "AWS", "MigrationCore"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VectorMigrationTests", dependencies: ["VectorMigration", "Postgres", "JSON"]),
@@ -124,7 +133,7 @@ let package = Package(
         .testTarget(name: "MigrationPlanningTests", dependencies: ["MigrationPlanning", "MigrationCore"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",
+            dependencies: ["KeyMigration", "VectorMigration", "GraphMigration", "ObjectMigration", "Postgres", "Qdrant", "Bolt", "Neptune", "AWS", "HTTP", "JSON",
                            "RESP", "Transport", "MigrationCore", "migrate", .product(name: "Yams", package: "Yams")]
         ),
     ]

@@ -2,16 +2,19 @@ import Chronology
 import Hashing
 import Transport
 
-/// AWS credentials: from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+/// AWS credentials: long-lived keys, or temporary ones with a session token and an expiry.
 public struct AWSCredentials: Sendable, Hashable {
     public var accessKeyID: String
     public var secretAccessKey: Secret
     public var sessionToken: Secret?
+    /// When temporary credentials stop working, in seconds since 1970; `nil` for long-lived keys.
+    public var expiration: Int64?
 
-    public init(accessKeyID: String, secretAccessKey: Secret, sessionToken: Secret? = nil) {
+    public init(accessKeyID: String, secretAccessKey: Secret, sessionToken: Secret? = nil, expiration: Int64? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
+        self.expiration = expiration
     }
 
     /// The credentials in `environment`, if the key id and secret are both there.
@@ -43,8 +46,9 @@ public struct SigV4Signer: Sendable {
     ///   - path: the request path, already URI-encoded as sent.
     ///   - query: decoded query items.
     ///   - date: the signing time in UTC as `yyyyMMdd'T'HHmmss'Z'`.
+    ///   - payloadHash: the payload's SHA-256 in hex when the caller has it already (S3's `x-amz-content-sha256`).
     public func signatureHeaders(method: String, path: String, query: [(String, String)], headers: [(String, String)],
-                                 payload: [UInt8], date: String) -> [(String, String)] {
+                                 payload: [UInt8], date: String, payloadHash: String? = nil) -> [(String, String)] {
         var signed = headers.map { ($0.0.lowercased(), Self.trim($0.1)) }
         signed.append(("x-amz-date", date))
         var added = [("X-Amz-Date", date)]
@@ -57,7 +61,7 @@ public struct SigV4Signer: Sendable {
         let canonicalQuery = query.map { (Self.encode($0.0), Self.encode($0.1)) }.sorted { $0 < $1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let canonicalRequest = [
             method, Self.normalizedPath(path), canonicalQuery,
-            signed.map { "\($0.0):\($0.1)\n" }.joined(), signedNames, SHA256Hasher.hash(payload).hexString,
+            signed.map { "\($0.0):\($0.1)\n" }.joined(), signedNames, payloadHash ?? SHA256Hasher.hash(payload).hexString,
         ].joined(separator: "\n")
         let day = String(date.prefix(8))
         let scope = "\(day)/\(region)/\(service)/aws4_request"

@@ -23,7 +23,7 @@ import Yams
 public struct MigrationConfiguration: Sendable {
     /// A phase of the migration, in the order they run.
     public enum Phase: String, Sendable, CaseIterable, Codable {
-        case keys, vectors, graph
+        case keys, vectors, graph, objects
 
         /// The command that copies this phase's data.
         public var command: String {
@@ -31,6 +31,7 @@ public struct MigrationConfiguration: Sendable {
             case .keys: return "redis"
             case .vectors: return "vectors"
             case .graph: return "graph"
+            case .objects: return "objects"
             }
         }
 
@@ -41,6 +42,7 @@ public struct MigrationConfiguration: Sendable {
             case .keys: return common.union(["mode", "skip-refused"])
             case .vectors: return common.union(["create-tables", "max-request-bytes", "shards", "replication-factor", "write-consistency-factor", "write-ordering"])
             case .graph: return common.union(["export-csv", "s3", "s3-endpoint", "loader-role-arn"])
+            case .objects: return common.union(["sse-kms-key-id"])
             }
         }
     }
@@ -88,7 +90,7 @@ public struct MigrationConfiguration: Sendable {
         func fail(_ message: String) -> InvalidConfiguration { InvalidConfiguration(description: "\(path): \(message)") }
         let root: Node
         do {
-            guard let parsed = try Yams.compose(yaml: text) else { throw fail("the file is empty: give at least one of keys, vectors, graph") }
+            guard let parsed = try Yams.compose(yaml: text) else { throw fail("the file is empty: give at least one of keys, vectors, graph, objects") }
             root = parsed
         } catch let error as InvalidConfiguration {
             throw error
@@ -130,7 +132,7 @@ public struct MigrationConfiguration: Sendable {
             guard let options = entry.mapping else { throw fail("\(phase.rawValue): expected the options of `migrate \(phase.command)`") }
             phases.append(try settings(phase, options: options, expander: expander, path: path))
         }
-        guard !phases.isEmpty else { throw fail("no phase: give at least one of keys, vectors, graph") }
+        guard !phases.isEmpty else { throw fail("no phase: give at least one of keys, vectors, graph, objects") }
         return MigrationConfiguration(path: path, checkpointDirectory: checkpointDirectory, phases: phases)
     }
 
@@ -158,7 +160,7 @@ public struct MigrationConfiguration: Sendable {
             }
             if let variable = secretOptions[name] {
                 guard let text = value.string else { throw InvalidConfiguration(description: "\(path): \(place): expected text, e.g. ${source:POSTGRES_PASSWORD}") }
-                secrets[variable] = try expander.expand(text, at: place, path: path)
+                secrets[variable] = try expander.expand(text, at: place, path: path, keepingAWSSecrets: true)
                 continue
             }
             let expanded = try self.arguments(name, value: value, place: place, expander: expander, path: path)
@@ -192,12 +194,14 @@ public struct MigrationConfiguration: Sendable {
     }
 }
 
-/// Expands `${NAME}`, `${NAME:-default}`, `${source:NAME}` and `${target:NAME}`.
+/// Expands `${NAME}`, `${NAME:-default}`, `${source:NAME}` and `${target:NAME}`. `${secretsmanager:…}` and
+/// `${ssm:…}` are AWS secrets, resolved at run time (see `AWSSecretResolver`): they stay as written in secret
+/// options and are refused elsewhere, where they would become command-line arguments.
 struct VariableExpander {
     var files: [String: DotEnv]
     var environment: [String: String]
 
-    func expand(_ text: String, at place: String, path: String) throws(MigrationConfiguration.InvalidConfiguration) -> String {
+    func expand(_ text: String, at place: String, path: String, keepingAWSSecrets: Bool = false) throws(MigrationConfiguration.InvalidConfiguration) -> String {
         var result = ""
         var rest = Substring(text)
         while let start = rest.range(of: "${") {
@@ -206,6 +210,14 @@ struct VariableExpander {
                 throw .init(description: "\(path): \(place): '${' without a closing '}'")
             }
             var reference = rest[start.upperBound..<end]
+            if reference.hasPrefix("secretsmanager:") || reference.hasPrefix("ssm:") {
+                guard keepingAWSSecrets else {
+                    throw .init(description: "\(path): \(place): ${\(reference)} is an AWS secret: name it only in source-password, target-password, source-api-key or target-api-key, which never become arguments")
+                }
+                result += rest[start.lowerBound...end]
+                rest = rest[rest.index(after: end)...]
+                continue
+            }
             var fallback: Substring?
             if let range = reference.range(of: ":-") {
                 fallback = reference[range.upperBound...]

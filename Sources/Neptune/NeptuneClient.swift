@@ -13,6 +13,9 @@ public struct NeptuneConfiguration: Sendable {
     public var tls: TLSConfiguration?
     /// IAM credentials; requests are signed with SigV4 (service `neptune-db`) when set.
     public var credentials: AWSCredentials?
+    /// The AWS credential chain; when set, requests are signed with what it supplies (refreshed before expiry)
+    /// instead of `credentials`.
+    public var credentialProvider: AWSCredentialProvider?
     /// The cluster's region.
     public var region: String
     /// How long connecting may take.
@@ -23,7 +26,9 @@ public struct NeptuneConfiguration: Sendable {
     public var displayName: String
 
     public init(endpoint: Endpoint, tls: TLSConfiguration?, credentials: AWSCredentials?, region: String,
-                connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(120), displayName: String) {
+                connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(120), displayName: String,
+                credentialProvider: AWSCredentialProvider? = nil) {
+        self.credentialProvider = credentialProvider
         self.endpoint = endpoint
         self.tls = tls
         self.credentials = credentials
@@ -42,17 +47,20 @@ public enum NeptuneError: TransientFailure, Sendable, Equatable, CustomStringCon
     case transport(HTTPError)
     /// An answer Neptune does not send.
     case malformed(String)
+    /// The AWS credential chain supplied no credentials to sign with.
+    case credentials(String)
 
     public var description: String {
         switch self {
         case .status(let status, let code, let message):
             var text = "Neptune refused the request (HTTP \(status) \(code)): \(message)"
             if status == 403 || code == "AccessDeniedException" {
-                text += ". Check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, --region, and that IAM auth is what the cluster expects (--iam)."
+                text += ". Check the AWS credentials (AWS_ACCESS_KEY_ID, the profile, the task or instance role: `migrate plan` names the source), --region, and that IAM auth is what the cluster expects (--iam)."
             }
             return text
         case .transport(let error): return "Neptune request failed: \(error)"
         case .malformed(let message): return "unexpected answer from Neptune: \(message)"
+        case .credentials(let message): return "cannot sign the Neptune request: \(message)"
         }
     }
 
@@ -64,7 +72,7 @@ public enum NeptuneError: TransientFailure, Sendable, Equatable, CustomStringCon
             return status >= 500 || status == 429 || ["ConcurrentModificationException", "ThrottlingException", "TimeLimitExceededException",
                                                        "MemoryLimitExceededException", "ReadOnlyViolationException"].contains(code)
         case .transport(let error): return error.isTransient
-        case .malformed: return false
+        case .malformed, .credentials: return false
         }
     }
 }
@@ -121,7 +129,15 @@ public final class NeptuneClient {
     public func send(_ method: String, path: String, contentType: String? = nil, body: [UInt8] = []) async throws(NeptuneError) -> JSONValue {
         var headers: [(name: String, value: String)] = [("Host", hostHeader)]
         if let contentType { headers.append(("Content-Type", contentType)) }
-        if let credentials = configuration.credentials {
+        var credentials = configuration.credentials
+        if let provider = configuration.credentialProvider {
+            do {
+                credentials = try await provider.credentials()
+            } catch {
+                throw .credentials(error.description)
+            }
+        }
+        if let credentials {
             let signer = SigV4Signer(credentials: credentials, region: configuration.region, service: "neptune-db")
             let query = path.split(separator: "?", maxSplits: 1).dropFirst().first.map { part in
                 part.split(separator: "&").map { item -> (String, String) in

@@ -23,7 +23,7 @@ struct GraphEndpointOptions: ParsableArguments {
     var targetPasswordFile: String?
     @Option(name: .customLong("target-ca-file"), help: ArgumentHelp("PEM CA for the target's TLS certificate.", valueName: "path"))
     var targetCAFile: String?
-    @Flag(name: .customLong("iam"), help: "Sign Neptune requests with SigV4 (service neptune-db) using AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.")
+    @Flag(name: .customLong("iam"), help: "Sign Neptune requests with SigV4 (service neptune-db) using the AWS credential chain: environment, web identity (IRSA), AWS_PROFILE, container endpoint (ECS task role, EKS Pod Identity), instance metadata.")
     var iam = false
     @Option(name: .customLong("region"), help: ArgumentHelp("The Neptune cluster's region (default: $AWS_REGION).", valueName: "region"))
     var region: String?
@@ -58,22 +58,17 @@ struct GraphEndpointOptions: ParsableArguments {
         let target: GraphStore
         let parsedTarget = try parse(targetText, role: "target")
         if parsedTarget.scheme == "https" || parsedTarget.scheme == "http" {
-            var credentials: AWSCredentials?
-            if iam {
-                guard let found = AWSCredentials.fromEnvironment(environment) else {
-                    throw ValidationError("--iam needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)")
-                }
-                credentials = found
-            }
-            guard let region = region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? (iam ? nil : "us-east-1") else {
-                throw ValidationError("--iam needs the cluster's region: pass --region or set AWS_REGION")
+            // The AWS credential chain (environment, web identity, profile, container endpoint, instance metadata).
+            let provider = iam ? AWSCredentialProvider(environment: environment) : nil
+            guard let region = region ?? provider?.region ?? (iam ? nil : "us-east-1") else {
+                throw ValidationError("--iam needs the cluster's region: pass --region or set AWS_REGION (or the profile's region)")
             }
             var display = parsedTarget
             display.password = nil
             target = .neptune(NeptuneConfiguration(
                 endpoint: parsedTarget.endpoint, tls: parsedTarget.scheme == "https" ? TLSConfiguration(caFile: targetCAFile) : nil,
-                credentials: credentials, region: region, connectTimeout: .seconds(timeouts.connect), requestTimeout: .seconds(timeouts.io),
-                displayName: display.description + (iam ? " (IAM)" : "")))
+                credentials: nil, region: region, connectTimeout: .seconds(timeouts.connect), requestTimeout: .seconds(timeouts.io),
+                displayName: display.description + (iam ? " (IAM)" : ""), credentialProvider: provider))
         } else {
             let (configuration, display) = try bolt(targetText, role: "target", passwordFile: targetPasswordFile, caFile: targetCAFile,
                                                     fallbackUser: nil, fallbackPassword: nil, timeouts: timeouts)
@@ -234,7 +229,11 @@ struct GraphCommand: AsyncParsableCommand {
     func inventory(sampleSize: Int) async throws -> PhasePlan {
         var settings = try settings()
         settings.batchSize = min(settings.batchSize, sampleSize)
-        return await GraphInventory(settings: settings).take()
+        var plan = await GraphInventory(settings: settings).take()
+        if case .neptune(let neptune) = settings.target, let provider = neptune.credentialProvider {
+            await plan.addCredentials(from: provider)
+        }
+        return plan
     }
 
     private func settings() throws -> GraphRunSettings {

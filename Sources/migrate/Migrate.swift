@@ -20,7 +20,7 @@ struct Migrate: AsyncParsableCommand {
             rather than in URIs, so they stay out of the process list and shell history.
             """,
         version: ReportOutput.toolVersion,
-        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, VerifyCommand.self, StatusCommand.self,
+        subcommands: [PlanCommand.self, RunCommand.self, RedisCommand.self, VectorsCommand.self, GraphCommand.self, ObjectsCommand.self, VerifyCommand.self, StatusCommand.self,
                       ReportCommand.self]
     )
 
@@ -71,7 +71,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Compare source and target: counts, types, expiries and values, in both directions.",
-        subcommands: [VerifyRedisCommand.self, VerifyVectorsCommand.self, VerifyGraphCommand.self]
+        subcommands: [VerifyRedisCommand.self, VerifyVectorsCommand.self, VerifyGraphCommand.self, VerifyObjectsCommand.self]
     )
 }
 

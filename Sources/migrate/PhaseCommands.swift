@@ -20,9 +20,11 @@ protocol PhaseVerifyCommand: AsyncParsableCommand {
 extension RedisCommand: PhaseCopyCommand {}
 extension VectorsCommand: PhaseCopyCommand {}
 extension GraphCommand: PhaseCopyCommand {}
+extension ObjectsCommand: PhaseCopyCommand {}
 extension VerifyRedisCommand: PhaseVerifyCommand {}
 extension VerifyVectorsCommand: PhaseVerifyCommand {}
 extension VerifyGraphCommand: PhaseVerifyCommand {}
+extension VerifyObjectsCommand: PhaseVerifyCommand {}
 
 /// Turns a configuration's phase into parsed commands, and runs them with the phase's secrets.
 struct PhaseCommands {
@@ -42,6 +44,7 @@ struct PhaseCommands {
             guard !command.live.enabled else { throw liveIsNotAPhase(command: "migrate vectors --live") }
             return command
         case .graph: return try parse(GraphCommand.self, arguments, command: "migrate graph")
+        case .objects: return try parse(ObjectsCommand.self, arguments, command: "migrate objects")
         }
     }
 
@@ -56,12 +59,14 @@ struct PhaseCommands {
         case .keys: return try parse(VerifyRedisCommand.self, arguments, command: "migrate verify redis")
         case .vectors: return try parse(VerifyVectorsCommand.self, arguments, command: "migrate verify vectors")
         case .graph: return try parse(VerifyGraphCommand.self, arguments, command: "migrate verify graph")
+        case .objects: return try parse(VerifyObjectsCommand.self, arguments, command: "migrate verify objects")
         }
     }
 
-    /// Runs `body` with the phase's secrets in the environment variables the commands read (for its task alone).
-    func withSecrets<T>(_ body: () async throws -> T) async rethrows -> T {
-        try await CommandEnvironment.with(settings.secrets, body)
+    /// Runs `body` with the phase's secrets in the environment variables the commands read (for its task alone),
+    /// `${secretsmanager:…}` and `${ssm:…}` in them resolved first with the AWS credential chain.
+    func withSecrets<T>(_ body: () async throws -> T) async throws -> T {
+        try await CommandEnvironment.with(try await AWSSecrets.resolve(settings.secrets), body)
     }
 
     private func withCheckpointDirectory(_ arguments: [String]) -> [String] {

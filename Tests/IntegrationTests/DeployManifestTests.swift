@@ -26,6 +26,11 @@ import Yams
         #expect(arguments.first == "run")
         #expect(arguments.contains("--shard=$(JOB_COMPLETION_INDEX)/\(completions)"))
         // Every secret the plan names comes from the environment the Job sets.
+        // AWS credentials come from the service account (IRSA or Pod Identity), never from keys.
+        let serviceAccount = try #require(documents.first { $0["kind"] as? String == "ServiceAccount" })
+        #expect(template["serviceAccountName"] as? String == (serviceAccount["metadata"] as? [String: Any])?["name"] as? String)
+        #expect(((serviceAccount["metadata"] as? [String: Any])?["annotations"] as? [String: String])?["eks.amazonaws.com/role-arn"]?.hasPrefix("arn:aws:iam::") == true)
+        #expect(!text.contains("AWS_ACCESS_KEY_ID") && !text.contains("AWS_SECRET_ACCESS_KEY"))
         let plan = try #require((configMap["data"] as? [String: String])?["migration.yaml"])
         let environment = (container["env"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
         for name in ["ELASTICACHE_PASSWORD", "POSTGRES_PASSWORD", "QDRANT_API_KEY", "NEO4J_PASSWORD"] {
@@ -46,6 +51,22 @@ import Yams
         #expect(result.status == 2, "\(result.output)")
         #expect(result.stdout.contains("\"event\":\"run-report\"") && result.stdout.contains("cannot resolve host 'old-redis.internal'"), "\(result.output)")
         #expect(result.stdout.contains("\"skipped\":[\"vectors\",\"graph\"]"), "\(result.output)")
+    }
+
+    @Test func ecsObjectsTaskUsesTheTaskRoleAndParses() async throws {
+        let data = try Data(contentsOf: repository.appendingPathComponent("scripts/deploy/ecs-objects-task.json"))
+        let task = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect((task["taskRoleArn"] as? String)?.hasPrefix("arn:aws:iam::") == true)
+        #expect(!String(decoding: data, as: UTF8.self).contains("AWS_ACCESS_KEY_ID"))
+        let container = try #require((task["containerDefinitions"] as? [[String: Any]])?.first)
+        let command = try #require(container["command"] as? [String])
+        #expect(command.first == "objects")
+        let result = try await CLI.run(command + ["--help"])
+        #expect(result.status == 0)
+        // Past parsing, the run stops at the missing source directory (exit 2), not at its options (64).
+        let run = try await CLI.run(command.map { $0.replacingOccurrences(of: "/var/lib/migrate/", with: NSTemporaryDirectory() + "deploy-\(UUID().uuidString)/") },
+                                    environment: ["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"])
+        #expect(run.status == 2 && run.output.contains("/mnt/uploads"), "\(run.output)")
     }
 
     @Test func ecsTaskCommandParses() async throws {

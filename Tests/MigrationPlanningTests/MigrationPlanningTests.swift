@@ -65,6 +65,23 @@ import Testing
         #expect(configuration.phases[1].arguments == ["--source", "bolt://g:7687", "--iam"])
     }
 
+    @Test func awsSecretsStayReferencesInSecretOptionsAndAreRefusedElsewhere() throws {
+        let configuration = try parse("""
+            keys:
+              source: redis://old:6379
+              source-password: ${secretsmanager:prod/redis:password}
+              target-password: pre-${ssm:/prod/redis-target}-${SUFFIX}
+            """, environment: ["SUFFIX": "x"])
+        #expect(configuration.phases[0].secrets == ["MIGRATE_SOURCE_PASSWORD": "${secretsmanager:prod/redis:password}",
+                                                    "MIGRATE_TARGET_PASSWORD": "pre-${ssm:/prod/redis-target}-x"])
+        do {
+            _ = try parse("keys:\n  source: redis://u:${ssm:/p}@old:6379\n")
+            Issue.record("an AWS secret in an argument was accepted")
+        } catch {
+            #expect(error.description.contains("is an AWS secret: name it only in source-password"), "\(error.description)")
+        }
+    }
+
     @Test func verifyFalseSkipsVerification() throws {
         let configuration = try parse("vectors:\n  source: postgres://a@h/db\n  verify: false\n")
         #expect(configuration.phases[0].verifyArguments == nil)
