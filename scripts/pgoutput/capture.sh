@@ -9,16 +9,10 @@ set -euo pipefail
 : "${PG_BIN:?set PG_BIN to a PostgreSQL bin directory (see .run/servers.env)}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$repo/Tests/PostgresTests/PgoutputFixtures.swift"
-data="$(mktemp -d /tmp/migrate-pgoutput.XXXXXX)"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-# PostgreSQL refuses to run as root: as root, the server runs as the OS user postgres (scripts/install-deps.sh).
-as_pg() { if [ "$(id -u)" = 0 ]; then (cd "$data" && runuser -u postgres -- "$@"); else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$data"
-cleanup() { as_pg "$PG_BIN/pg_ctl" -D "$data/db" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$data"; }
-trap cleanup EXIT
-as_pg "$PG_BIN/initdb" -D "$data/db" -U postgres -E UTF8 --no-locale --no-sync --auth=trust >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$data/db" -l "$data/log" -w \
-    -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=4 -c max_wal_senders=4" start >/dev/null
+data="$(mktemp -d /tmp/migrate-pgoutput.XXXXXX)/server"
+chmod 755 "$(dirname "$data")"   # the server's OS user must reach it
+trap '"$repo/scripts/pgoutput/logical-server.sh" stop "$data"; rmdir "$(dirname "$data")"' EXIT
+port="$("$repo/scripts/pgoutput/logical-server.sh" start "$data")"
 psql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"; }
 psql <<'SQL'
 CREATE EXTENSION vector;
