@@ -44,7 +44,7 @@ struct TableDefinition: Sendable, Hashable {
         var method: String
 
         func sql(on table: String) -> String {
-            "CREATE \(unique ? "UNIQUE " : "")INDEX IF NOT EXISTS \(quoteIdentifier(name)) ON \(table) \(method)"
+            "CREATE \(unique ? "UNIQUE " : "")INDEX \(quoteIdentifier(name)) ON \(table) \(method)"
         }
     }
 
@@ -115,11 +115,26 @@ struct TableDefinition: Sendable, Hashable {
         return TableDefinition(columns: columns, constraints: constraints, indexes: indexes, omissions: omissions)
     }
 
-    /// The definition a copy keyed on `key` creates: the source's, with a primary key on `key` in place of the
-    /// source's when the source's (`sourceKey`) is on other columns (`table` names it as PostgreSQL would).
-    func keyed(on key: [String], sourceKey: [String], table: String) -> TableDefinition {
-        guard Set(key) != Set(sourceKey) || !constraints.contains(where: { $0.kind == "p" }) else { return self }
+    /// The definition a copy into `table` keyed on `key` creates: the source's (`sourceTable`), with a primary key
+    /// on `key` in place of the source's when the source's (`sourceKey`) is on other columns, and the source
+    /// table's name in index and constraint names replaced by `table`'s (names are unique per schema, so a copy
+    /// into another table of the same schema would otherwise clash with the source's).
+    func planned(into table: String, from sourceTable: String, key: [String], sourceKey: [String]) -> TableDefinition {
         var planned = self
+        if table != sourceTable {
+            func rename(_ name: String) -> String { name.replacingOccurrences(of: sourceTable, with: table) }
+            planned.constraints = constraints.map { constraint in
+                var constraint = constraint
+                constraint.name = rename(constraint.name)
+                return constraint
+            }
+            planned.indexes = indexes.map { index in
+                var index = index
+                index.name = rename(index.name)
+                return index
+            }
+        }
+        guard Set(key) != Set(sourceKey) || !constraints.contains(where: { $0.kind == "p" }) else { return planned }
         planned.constraints.removeAll { $0.kind == "p" }
         planned.constraints.append(Constraint(name: table + "_pkey", kind: "p", definition: "PRIMARY KEY (\(key.map(quoteIdentifier).joined(separator: ", ")))",
                                               synthesized: true))

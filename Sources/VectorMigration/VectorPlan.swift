@@ -477,7 +477,7 @@ struct VectorPlan {
         let qualified = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
         switch job.source {
         case .table(let source):
-            let definition = source.definition.keyed(on: job.keyColumns, sourceKey: source.primaryKey, table: table)
+            let definition = source.definition.planned(into: table, from: source.table, key: job.keyColumns, sourceKey: source.primaryKey)
             let target = TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true,
                                      vectorColumns: [], definition: definition)
             var notes = definition.omissions.map { "\(qualified): \($0)" }

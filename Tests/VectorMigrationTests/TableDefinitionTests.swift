@@ -21,7 +21,7 @@ import Testing
         #expect(Self.chunks.createStatement(table) == #"CREATE TABLE "public"."lightrag_vdb_chunks" ("id" character varying(255) NOT NULL, "workspace" character varying(255) NOT NULL, "content_vector" vector(1536), "create_time" timestamp(0) without time zone DEFAULT CURRENT_TIMESTAMP, CONSTRAINT "lightrag_vdb_chunks_pk" PRIMARY KEY (workspace, id))"#)
         let none = TableDefinition(columns: [], constraints: [], indexes: [])
         #expect(Self.chunks.deferredStatements(table, existing: none) == [
-            #"CREATE INDEX IF NOT EXISTS "idx_hnsw" ON "public"."lightrag_vdb_chunks" USING hnsw (content_vector vector_cosine_ops) WITH (m='16', ef_construction='64')"#,
+            #"CREATE INDEX "idx_hnsw" ON "public"."lightrag_vdb_chunks" USING hnsw (content_vector vector_cosine_ops) WITH (m='16', ef_construction='64')"#,
             #"ALTER TABLE "public"."lightrag_vdb_chunks" ADD CONSTRAINT "chunks_doc_key" UNIQUE (id)"#,
         ])
         #expect(Self.chunks.deferredStatements(table, existing: none, foreignKeys: true) == [
@@ -62,12 +62,19 @@ import Testing
     }
 
     @Test func aKeyTheSourceLacksReplacesItsPrimaryKey() {
-        let keyed = Self.chunks.keyed(on: ["id"], sourceKey: ["workspace", "id"], table: "chunks")
+        let keyed = Self.chunks.planned(into: "chunks", from: "chunks", key: ["id"], sourceKey: ["workspace", "id"])
         #expect(keyed.constraints.filter { $0.kind == "p" } == [.init(name: "chunks_pkey", kind: "p", definition: #"PRIMARY KEY ("id")"#, synthesized: true)])
-        #expect(Self.chunks.keyed(on: ["id", "workspace"], sourceKey: ["workspace", "id"], table: "chunks") == Self.chunks)
+        #expect(Self.chunks.planned(into: "lightrag_vdb_chunks", from: "lightrag_vdb_chunks", key: ["id", "workspace"], sourceKey: ["workspace", "id"]) == Self.chunks)
         // The made-up key's text is not the catalog's: an existing target's key is not compared by text.
         var target = Self.chunks
         target.constraints = [.init(name: "chunks_pkey", kind: "p", definition: "PRIMARY KEY (id)")] + Self.chunks.constraints.filter { $0.kind != "p" }
         #expect(keyed.differences(from: target).isEmpty)
+    }
+
+    @Test func intoAnotherTableTheNamesFollowTheTable() {
+        let copy = Self.chunks.planned(into: "chunks_copy", from: "lightrag_vdb_chunks", key: ["workspace", "id"], sourceKey: ["workspace", "id"])
+        #expect(copy.constraints.map(\.name) == ["chunks_copy_pk", "chunks_doc_fkey", "chunks_doc_key"])
+        #expect(copy.indexes.map(\.name) == ["idx_hnsw"])
+        #expect(copy.columns == Self.chunks.columns)
     }
 }
