@@ -30,6 +30,8 @@ struct TableDefinition: Sendable, Hashable {
         var definition: String
         /// Whether migrate made it up (a key the source table does not have), so its text is not the catalog's.
         var synthesized = false
+        /// For a foreign key: the table it refers to (`schema.table`, unquoted).
+        var references: String?
 
         /// Whether it is created with the table (the key the upserts conflict on, and checks), rather than after
         /// the bulk load (unique, foreign key and exclusion constraints build indexes or look up other tables).
@@ -88,12 +90,13 @@ struct TableDefinition: Sendable, Hashable {
                                   defaultExpression: defaultExpression, collation: columnRows.text(row, 4)))
         }
         let constraintRows = try await connection.query("""
-            SELECT conname::text, contype::text, pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE conrelid = \(relation) AND contype IN ('p', 'u', 'c', 'f', 'x') ORDER BY conname
+            SELECT c.conname::text, c.contype::text, pg_get_constraintdef(c.oid), rn.nspname || '.' || r.relname
+            FROM pg_constraint c LEFT JOIN pg_class r ON r.oid = c.confrelid LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+            WHERE c.conrelid = \(relation) AND c.contype IN ('p', 'u', 'c', 'f', 'x') ORDER BY c.conname
             """, [schema, table])
         let constraints = constraintRows.rows.indices.map { row in
             Constraint(name: constraintRows.text(row, 0) ?? "", kind: constraintRows.text(row, 1)?.first ?? "?",
-                       definition: constraintRows.text(row, 2) ?? "")
+                       definition: constraintRows.text(row, 2) ?? "", references: constraintRows.text(row, 3))
         }
         // pg_get_indexdef is `CREATE [UNIQUE] INDEX name ON schema.table USING …`; the part from USING is kept.
         let indexRows = try await connection.query("""
@@ -144,6 +147,15 @@ struct TableDefinition: Sendable, Hashable {
             return column
         }
         return planned
+    }
+
+    /// Without the foreign keys that refer to tables outside `copied` (`schema.table` of the copy's source tables),
+    /// which the target may not have; a note names each one left out.
+    func referring(within copied: Set<String>) -> (TableDefinition, [String]) {
+        var kept = self
+        let outside = constraints.filter { $0.kind == "f" && !copied.contains($0.references ?? "") }
+        kept.constraints.removeAll { constraint in outside.contains(constraint) }
+        return (kept, outside.map { "foreign key \($0.name) refers to \($0.references ?? "another table"), which this copy does not cover: it is not created (`\($0.definition)`)" })
     }
 
     /// `CREATE TABLE` with the columns, the primary key and the checks.

@@ -353,10 +353,11 @@ struct VectorPlan {
             let (tables, created) = try await withConnection(configuration) { connection in
                 var tables: [String: TargetTable] = [:]
                 var created: [String] = []
+                let copied = Set(jobs.compactMap { job -> String? in if case .table(let source) = job.source { "\(source.schema).\(source.table)" } else { nil } })
                 for job in jobs {
                     guard case .table(let schema, let table) = job.target else { continue }
                     let (target, note) = try await prepareTable(schema: schema, table: table, for: job, connection: connection,
-                                                                create: settings.createTables, apply: apply)
+                                                                create: settings.createTables, apply: apply, copied: copied)
                     tables[job.name] = target
                     created += note
                 }
@@ -470,17 +471,19 @@ struct VectorPlan {
     /// and on what of the source's definition it leaves out. A mirrored source table is created with its columns,
     /// defaults, primary key and checks; its indexes and other constraints come after the load
     /// (``createDeferredObjects(_:configuration:)``). An existing one must have the source's definition.
+    /// `copied` holds the copy's source tables (`schema.table`): foreign keys to others are left out.
     private static func prepareTable(schema: String, table: String, for job: VectorJob, connection: PostgresConnection, create: Bool,
-                                     apply: Bool) async throws -> (TargetTable, [String]) {
+                                     apply: Bool, copied: Set<String>) async throws -> (TargetTable, [String]) {
         let types = try await TableSchema.loadTypes(connection)
         let exists = !(try await TableSchema.tables(connection, schema: schema)).filter { $0 == table }.isEmpty
         let qualified = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
         switch job.source {
         case .table(let source):
-            let definition = source.definition.planned(into: table, from: source.table, key: job.keyColumns, sourceKey: source.primaryKey)
+            let (referring, leftOut) = source.definition.referring(within: copied)
+            let definition = referring.planned(into: table, from: source.table, key: job.keyColumns, sourceKey: source.primaryKey)
             let target = TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true,
                                      vectorColumns: [], definition: definition)
-            var notes = definition.omissions.map { "\(qualified): \($0)" }
+            var notes = (definition.omissions + leftOut).map { "\(qualified): \($0)" }
             if !exists {
                 guard create else { throw VectorMigrationError.missingTable("\(schema).\(table)", database: "the target (add --create-tables to create it)") }
                 guard types.vector != nil else {

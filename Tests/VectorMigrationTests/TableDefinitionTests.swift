@@ -11,7 +11,7 @@ import Testing
         ],
         constraints: [
             .init(name: "lightrag_vdb_chunks_pk", kind: "p", definition: "PRIMARY KEY (workspace, id)"),
-            .init(name: "chunks_doc_fkey", kind: "f", definition: "FOREIGN KEY (id) REFERENCES public.docs(id)"),
+            .init(name: "chunks_doc_fkey", kind: "f", definition: "FOREIGN KEY (id) REFERENCES public.docs(id)", references: "public.docs"),
             .init(name: "chunks_doc_key", kind: "u", definition: "UNIQUE (id)"),
         ],
         indexes: [.init(name: "idx_hnsw", unique: false, method: "USING hnsw (content_vector vector_cosine_ops) WITH (m='16', ef_construction='64')")])
@@ -69,6 +69,14 @@ import Testing
         var target = Self.chunks
         target.constraints = [.init(name: "chunks_pkey", kind: "p", definition: "PRIMARY KEY (id)")] + Self.chunks.constraints.filter { $0.kind != "p" }
         #expect(keyed.differences(from: target).isEmpty)
+    }
+
+    @Test func foreignKeysToTablesOutsideTheCopyAreLeftOutAndSaidSo() {
+        let (inside, none) = Self.chunks.referring(within: ["public.docs", "public.lightrag_vdb_chunks"])
+        #expect(inside == Self.chunks && none.isEmpty)
+        let (outside, notes) = Self.chunks.referring(within: ["public.lightrag_vdb_chunks"])
+        #expect(outside.constraints.map(\.name) == ["lightrag_vdb_chunks_pk", "chunks_doc_key"])
+        #expect(notes == ["foreign key chunks_doc_fkey refers to public.docs, which this copy does not cover: it is not created (`FOREIGN KEY (id) REFERENCES public.docs(id)`)"])
     }
 
     @Test func intoAnotherTableTheNamesFollowTheTable() {
