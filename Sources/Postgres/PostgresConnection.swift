@@ -28,6 +28,9 @@ public struct PostgresConfiguration: Sendable, Hashable {
     public var caFile: String?
     /// Seconds allowed to connect.
     public var connectTimeoutSeconds: Int
+    /// Whether the connection is a logical replication connection (`replication=database`), which takes
+    /// replication commands and simple queries (``PostgresConnection/simpleQuery(_:)``) only.
+    public var replication = false
 
     /// Creates a configuration.
     public init(endpoint: Endpoint, database: String, user: String, password: Secret? = nil,
@@ -62,9 +65,9 @@ public struct PostgresRows: Sendable {
 public final class PostgresConnection: @unchecked Sendable {
     /// The server.
     public let endpoint: Endpoint
-    private let queue: BlockingQueue
+    let queue: BlockingQueue
     // Touched only on `queue`.
-    private var connection: OpaquePointer?
+    var connection: OpaquePointer?
     private var copyInProgress = false
 
     private init(endpoint: Endpoint, connection: OpaquePointer, queue: BlockingQueue) {
@@ -89,6 +92,7 @@ public final class PostgresConnection: @unchecked Sendable {
             ]
             if let password = configuration.password { parameters.append(("password", password.reveal())) }
             if let caFile = configuration.caFile { parameters.append(("sslrootcert", caFile)) }
+            if configuration.replication { parameters.append(("replication", "database")) }
             let connection = withCStrings(parameters.map(\.0)) { keywords in
                 withCStrings(parameters.map(\.1)) { values in
                     PQconnectdbParams(keywords, values, 0)
@@ -236,7 +240,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     // MARK: On the queue
 
-    private func live() throws(PostgresError) -> OpaquePointer {
+    func live() throws(PostgresError) -> OpaquePointer {
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
             throw .connectionLost(endpoint, reason: connection.map { String(cString: PQerrorMessage($0)) } ?? "closed")
         }
@@ -289,7 +293,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return PostgresRows(columns: columns, types: types, rows: rows)
     }
 
-    private func drainResults(statement: String) throws(PostgresError) {
+    func drainResults(statement: String) throws(PostgresError) {
         let connection = try live()
         var failure: PostgresError?
         while let raw = PQgetResult(connection) {
@@ -299,12 +303,12 @@ public final class PostgresConnection: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    private func check(_ raw: OpaquePointer?, statement: String) throws(PostgresError) {
+    func check(_ raw: OpaquePointer?, statement: String) throws(PostgresError) {
         guard let raw else {
             throw .connectionLost(endpoint, reason: connection.map { String(cString: PQerrorMessage($0)) } ?? "closed")
         }
         switch PQresultStatus(raw) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_COPY_BOTH, PGRES_EMPTY_QUERY:
             return
         default:
             func field(_ code: Int32) -> String? {
@@ -319,7 +323,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// The first words of a statement, for messages.
-    private static func summary(_ sql: String) -> String {
+    static func summary(_ sql: String) -> String {
         let words = sql.split(whereSeparator: \.isWhitespace).prefix(6).joined(separator: " ")
         return words.count < sql.count ? words + " …" : words
     }

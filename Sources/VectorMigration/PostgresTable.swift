@@ -20,6 +20,8 @@ struct TableSchema: Sendable, Hashable {
     var columns: [TableColumn]
     var primaryKey: [String]
     var types: PostgresTypes
+    /// Defaults, constraints and indexes, for recreating the table on a pgvector target.
+    var definition = TableDefinition(columns: [], constraints: [], indexes: [])
 
     var qualifiedName: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(table))" }
 
@@ -51,8 +53,8 @@ struct TableSchema: Sendable, Hashable {
             WHERE i.indrelid = (quote_ident($1) || '.' || quote_ident($2))::regclass AND i.indisprimary
             ORDER BY array_position(i.indkey::int2[], a.attnum)
             """, [schema, table])
-        return TableSchema(schema: schema, table: table, columns: parsed,
-                           primaryKey: key.rows.indices.compactMap { key.text($0, 0) }, types: types)
+        return TableSchema(schema: schema, table: table, columns: parsed, primaryKey: key.rows.indices.compactMap { key.text($0, 0) },
+                           types: types, definition: try await TableDefinition.load(connection, schema: schema, table: table))
     }
 
     /// The OIDs of pgvector's types in this database (absent when the extension is not installed).
@@ -158,6 +160,8 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
     case lostPoints(collection: String, records: [(key: [String], id: String)])
     /// An existing target collection whose shard settings are not the ones asked for.
     case collectionSettingsDiffer(collection: String, differences: [String])
+    /// An existing pgvector target table whose definition is not the source table's.
+    case tableDefinitionDiffers(table: String, source: String, differences: [String])
     /// An api-key would travel over plain `http://` and `--require-tls` forbids it.
     case insecureTransport(String)
     case unsupported(String)
@@ -188,6 +192,9 @@ public enum VectorMigrationError: Error, Sendable, CustomStringConvertible {
         case .collectionSettingsDiffer(let collection, let differences):
             return "collection \(collection) exists with other settings than asked for: " + differences.joined(separator: ", ")
                 + ". migrate neither reuses it as it is nor recreates it: delete it (or write to another collection), or ask for the settings it has."
+        case .tableDefinitionDiffers(let table, let source, let differences):
+            return "table \(table) exists on the target with another definition than \(source): " + differences.joined(separator: "; ")
+                + ". Nothing was written. Drop the target table (migrate recreates it with --create-tables) or make its definition the source's."
         case .insecureTransport(let message):
             return message
         case .unsupported(let message):

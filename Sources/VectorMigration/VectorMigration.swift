@@ -108,6 +108,12 @@ struct VectorCopy: Migration {
         dryRun || !countsTarget ? nil : try await VectorTargetCount.count(vectorPlan.jobs, units: units, settings: settings)
     }
 
+    /// A pgvector target's indexes and deferred constraints, built once the rows are in.
+    func finish() async throws -> [String] {
+        guard !dryRun, case .postgres(let configuration, _, _) = settings.target else { return [] }
+        return try await VectorPlan.createDeferredObjects(Array(vectorPlan.targetTables.values), configuration: configuration)
+    }
+
     func sections(_ checkpoint: Checkpoint) -> [MigrationReport.Section] {
         VectorMigration.sections(checkpoint, jobs: vectorPlan.jobs)
     }

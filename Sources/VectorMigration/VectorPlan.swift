@@ -353,12 +353,13 @@ struct VectorPlan {
             let (tables, created) = try await withConnection(configuration) { connection in
                 var tables: [String: TargetTable] = [:]
                 var created: [String] = []
+                let copied = Set(jobs.compactMap { job -> String? in if case .table(let source) = job.source { "\(source.schema).\(source.table)" } else { nil } })
                 for job in jobs {
                     guard case .table(let schema, let table) = job.target else { continue }
                     let (target, note) = try await prepareTable(schema: schema, table: table, for: job, connection: connection,
-                                                                create: settings.createTables, apply: apply)
+                                                                create: settings.createTables, apply: apply, copied: copied)
                     tables[job.name] = target
-                    created += note.map { [$0] } ?? []
+                    created += note
                 }
                 return (tables, created)
             }
@@ -466,23 +467,34 @@ struct VectorPlan {
         return .object(members.filter { !$0.1.isNull })
     }
 
-    /// Checks (or creates, when `apply` and `create`) a target table; returns a note when a run would create it.
+    /// Checks (or creates, when `apply` and `create`) a target table; returns notes on what a run would create
+    /// and on what of the source's definition it leaves out. A mirrored source table is created with its columns,
+    /// defaults, primary key and checks; its indexes and other constraints come after the load
+    /// (``createDeferredObjects(_:configuration:)``). An existing one must have the source's definition.
+    /// `copied` holds the copy's source tables (`schema.table`): foreign keys to others are left out.
     private static func prepareTable(schema: String, table: String, for job: VectorJob, connection: PostgresConnection, create: Bool,
-                                     apply: Bool) async throws -> (TargetTable, String?) {
+                                     apply: Bool, copied: Set<String>) async throws -> (TargetTable, [String]) {
         let types = try await TableSchema.loadTypes(connection)
         let exists = !(try await TableSchema.tables(connection, schema: schema)).filter { $0 == table }.isEmpty
         let qualified = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
         switch job.source {
         case .table(let source):
-            let target = TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true, vectorColumns: [])
+            let (referring, leftOut) = source.definition.referring(within: copied)
+            let definition = referring.planned(into: table, from: source.table, key: job.keyColumns, sourceKey: source.primaryKey)
+            let target = TargetTable(schema: schema, table: table, columns: source.columns.map(\.name), key: job.keyColumns, mirrorsSource: true,
+                                     vectorColumns: [], definition: definition)
+            var notes = (definition.omissions + leftOut).map { "\(qualified): \($0)" }
             if !exists {
                 guard create else { throw VectorMigrationError.missingTable("\(schema).\(table)", database: "the target (add --create-tables to create it)") }
                 guard types.vector != nil else {
                     throw VectorMigrationError.unsupported("the target database lacks the pgvector extension: run CREATE EXTENSION vector there (RDS: a user with rds_superuser)")
                 }
-                let columns = source.columns.map { "\(quoteIdentifier($0.name)) \($0.typeName)" }
-                let statement = "CREATE TABLE \(qualified) (\(columns.joined(separator: ", ")), PRIMARY KEY (\(job.keyColumns.map(quoteIdentifier).joined(separator: ", "))))"
-                guard apply else { return (target, "\(qualified) will be created: \(statement)") }
+                let statement = definition.createStatement(qualified)
+                let none = TableDefinition(columns: [], constraints: [], indexes: [])
+                let deferred = definition.deferredStatements(qualified, existing: none) + definition.deferredStatements(qualified, existing: none, foreignKeys: true)
+                guard apply else {
+                    return (target, notes + ["\(qualified) will be created: \(statement)" + (deferred.isEmpty ? "" : "; after the load: " + deferred.joined(separator: "; "))])
+                }
                 try await connection.execute(statement)
             } else {
                 let existing = try await TableSchema.load(connection, schema: schema, table: table)
@@ -499,8 +511,15 @@ struct VectorPlan {
                 if Set(existing.primaryKey) != Set(job.keyColumns) {
                     throw VectorMigrationError.unsupported("\(qualified) needs a primary key on (\(job.keyColumns.joined(separator: ", "))) so reruns overwrite instead of duplicating")
                 }
+                let differences = definition.differences(from: existing.definition)
+                guard differences.isEmpty else {
+                    throw VectorMigrationError.tableDefinitionDiffers(table: qualified, source: source.qualifiedName, differences: differences)
+                }
+                let deferred = definition.deferredStatements(qualified, existing: existing.definition)
+                    + definition.deferredStatements(qualified, existing: existing.definition, foreignKeys: true)
+                if !deferred.isEmpty { notes.append("\(qualified) exists; after the load: " + deferred.joined(separator: "; ")) }
             }
-            return (target, nil)
+            return (target, notes)
         case .collection:
             let vectorColumns = job.vectors.map { ($0.targetName, $0.targetName ?? "embedding") }
             let target = TargetTable(schema: schema, table: table, columns: ["id"] + vectorColumns.map(\.1) + ["payload"], key: ["id"],
@@ -511,10 +530,33 @@ struct VectorPlan {
                     "\(quoteIdentifier(spec.targetName ?? "embedding")) \(spec.sparse ? "sparsevec" : "vector(\(spec.dimensions ?? 0))")"
                 }
                 let statement = "CREATE TABLE \(qualified) (id text PRIMARY KEY, \(vectors.joined(separator: ", ")), payload jsonb)"
-                guard apply else { return (target, "\(qualified) will be created: \(statement)") }
+                guard apply else { return (target, ["\(qualified) will be created: \(statement)"]) }
                 try await connection.execute(statement)
             }
-            return (target, nil)
+            return (target, [])
+        }
+    }
+}
+
+extension VectorPlan {
+    /// Creates what a mirrored table's definition defers until after the bulk load (indexes, vector indexes,
+    /// unique, exclusion and foreign key constraints) where the target lacks it; returns a note per table.
+    static func createDeferredObjects(_ targets: [TargetTable], configuration: PostgresConfiguration) async throws -> [String] {
+        try await withConnection(configuration) { connection in
+            var notes: [String] = []
+            let tables = targets.filter { $0.definition != nil }.sorted { $0.qualifiedName < $1.qualifiedName }
+            for foreignKeys in [false, true] {
+                for target in tables {
+                    guard let definition = target.definition else { continue }
+                    let existing = try await TableDefinition.load(connection, schema: target.schema, table: target.table)
+                    let statements = definition.deferredStatements(target.qualifiedName, existing: existing, foreignKeys: foreignKeys)
+                    guard !statements.isEmpty else { continue }
+                    let started = ContinuousClock.now
+                    for statement in statements { try await connection.execute(statement) }
+                    notes.append("\(target.qualifiedName): created \(statements.count) \(foreignKeys ? "foreign keys" : "indexes and constraints") after the load in \(started.duration(to: .now))")
+                }
+            }
+            return notes
         }
     }
 }

@@ -184,6 +184,9 @@ struct TargetTable: Sendable {
     var mirrorsSource: Bool
     /// For the generic layout: the vector names (in column order) and whether each is half precision.
     var vectorColumns: [(name: String?, column: String)]
+    /// For a mirrored source table: the definition it is held to, whose indexes and deferred constraints are
+    /// created after the bulk load.
+    var definition: TableDefinition?
 
     var qualifiedName: String { "\(quoteIdentifier(schema)).\(quoteIdentifier(table))" }
 
