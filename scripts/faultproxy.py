@@ -57,7 +57,10 @@ async def handle(client_reader, client_writer, args):
         sock = writer.get_extra_info("socket")
         if sock is not None and any(isinstance(t.exception(), ConnectionAbortedError) for t in done if not t.cancelled()):
             # An abrupt close (RST), as a dying load balancer or a failed node gives.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            except OSError:
+                pass  # the peer closed it first: nothing left to reset
         writer.close()
 
 
