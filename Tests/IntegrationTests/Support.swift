@@ -130,11 +130,13 @@ struct CLI {
         return directory.appendingPathComponent("migrate").path
     }
 
-    /// Starts the CLI with `arguments` and extra environment; the caller waits or kills.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    /// Starts the CLI with `arguments` and extra environment; the caller waits or kills. `launcher` (a program and
+    /// its arguments, e.g. `setpriv` to drop privileges) starts the CLI instead of running it directly.
+    static func start(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        let command = launcher + [executable] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()
@@ -176,8 +178,8 @@ struct CLI {
     }
 
     /// Runs the CLI to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        let (process, out, err) = try start(arguments, environment: environment)
+    static func run(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) async throws -> Result {
+        let (process, out, err) = try start(arguments, environment: environment, launcher: launcher)
         // Drain both pipes while the process runs so a full pipe cannot block it.
         async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
         async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
