@@ -3,7 +3,7 @@
 # LightRAG stores its data, describe the application's environment in two .env files, then plan and run the
 # migration of the whole stack from one configuration (scripts/demo/migration.yaml), each phase verified:
 #   keys     Redis (db 0 + db 1)           -> a 3-primary Redis cluster (ElastiCache cluster mode)
-#   vectors  PostgreSQL + pgvector chunks  -> the Qdrant stand-in, in LightRAG's own Qdrant layout
+#   vectors  PostgreSQL + pgvector chunks, entities, relationships -> the Qdrant stand-in, in LightRAG's own Qdrant layout
 #   graph    the Bolt stand-in (Neo4j)     -> the Neptune stand-in (openCypher over HTTPS)
 #
 #   scripts/demo.sh [DOCS]        DOCS documents (default 2000, about 26,000 keys, 4,000 chunks, 2,000 entities)
@@ -30,7 +30,7 @@ echo "== filling the source $REDIS_SOURCE_URL"
 "$REDIS_CLI" -u "$REDIS_CLUSTER_URL" -c FLUSHALL >/dev/null
 for port in $REDIS_CLUSTER_PORTS; do "$REDIS_CLI" -p "$port" FLUSHALL >/dev/null; done
 
-echo "== filling the vector source: LightRAG chunks in pgvector, 2 workspaces"
+echo "== filling the vector source: LightRAG chunks, entities and relationships in pgvector, 2 workspaces"
 # Start clean: no LightRAG tables or collections left from an earlier run or the tests.
 PGPASSWORD="$PG_PASSWORD" "$PSQL" "$PG_SOURCE_URL" -qAt \
     -c "SELECT 'DROP TABLE ' || quote_ident(tablename) || ';' FROM pg_tables WHERE tablename LIKE 'lightrag_vdb_%'" \
@@ -41,6 +41,25 @@ for collection in $(curl -sf -H "api-key: $QDRANT_API_KEY" "$QDRANT_TARGET_URL/c
 done
 PG_PASSWORD="$PG_PASSWORD" "$MIGRATE_VENV/bin/python" scripts/bench/fill_pgvector.py --url "$PG_SOURCE_URL" --password-env PG_PASSWORD \
     --rows "$((DOCS * 2))" --dim 384 --workspaces ws_a,ws_b >/dev/null
+# LightRAG's entity and relationship vector tables, as LightRAG's PGVectorStorage creates them.
+PGPASSWORD="$PG_PASSWORD" "$PSQL" "$PG_SOURCE_URL" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE TABLE lightrag_vdb_entity (id VARCHAR(255), workspace VARCHAR(255), entity_name VARCHAR(512), content TEXT,
+    content_vector VECTOR(384), create_time TIMESTAMP(0) WITH TIME ZONE, update_time TIMESTAMP(0) WITH TIME ZONE,
+    chunk_ids VARCHAR(255)[] NULL, file_path TEXT NULL, PRIMARY KEY (workspace, id));
+CREATE TABLE lightrag_vdb_relation (id VARCHAR(255), workspace VARCHAR(255), source_id VARCHAR(512), target_id VARCHAR(512),
+    content TEXT, content_vector VECTOR(384), create_time TIMESTAMP(0) WITH TIME ZONE, update_time TIMESTAMP(0) WITH TIME ZONE,
+    chunk_ids VARCHAR(255)[] NULL, file_path TEXT NULL, PRIMARY KEY (workspace, id));
+INSERT INTO lightrag_vdb_entity
+    SELECT 'ent-' || md5(i::text), w, 'Entity ' || i, 'Entity ' || i || ' description',
+           ARRAY(SELECT (random() - 0.5 + i * 0)::real FROM generate_series(1, 384))::vector(384),
+           now(), now(), ARRAY['chunk-' || md5(i::text)], 'docs/e.md'
+    FROM generate_series(1, $DOCS) AS i, unnest(ARRAY['ws_a', 'ws_b']) AS w;
+INSERT INTO lightrag_vdb_relation
+    SELECT 'rel-' || md5(i::text), w, 'Entity ' || i, 'Entity ' || (i + 1), 'Entity ' || i || ' relates to Entity ' || (i + 1),
+           ARRAY(SELECT (random() - 0.5 + i * 0)::real FROM generate_series(1, 384))::vector(384),
+           now(), now(), ARRAY['chunk-' || md5(i::text)], 'docs/r.md'
+    FROM generate_series(1, $DOCS) AS i, unnest(ARRAY['ws_a', 'ws_b']) AS w;
+SQL
 echo "== filling the graph source (Bolt stand-in $BOLT_URL)"
 "$MIGRATE_VENV/bin/python" scripts/bench/fill_graph.py --url "$BOLT_URL" --user "$BOLT_USER" --password-env BOLT_PASSWORD \
     --nodes "$DOCS" --edges "$((DOCS * 4))" >/dev/null
